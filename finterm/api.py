@@ -1,0 +1,77 @@
+"""The Python API the CLI and the Streamlit app share: open an index, search, ask.
+
+    from finterm.api import open_retriever, ask
+    r = open_retriever()            # the default index, built from the bundled glossary if missing
+    print(ask(r, "기준금리가 뭐야?").text)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from finterm import FintermError
+from finterm.home import bundled_glossary, default_index_dir, vector_cache_path
+from finterm.index.embed import DEFAULT_EMBEDDER
+
+
+def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_EMBEDDER,
+          mapping: dict[str, str] | None = None, progress: bool = True, include_bundled: bool = False,
+          log=print) -> dict:
+    """Load `files` (plus the bundled glossary if asked), report problems, and build the index at `out`."""
+    from finterm.index.load import load_many
+    from finterm.index.store import build_index
+
+    paths = [Path(f) for f in files]
+    if include_bundled or not paths:
+        paths = [bundled_glossary(), *paths]
+    report = load_many(paths, mapping=mapping)
+    for problem in report.problems[:50]:
+        log(problem)
+    if len(report.problems) > 50:
+        log(f"… and {len(report.problems) - 50} more problems")
+    log(report.summary())
+    manifest = build_index(report, Path(out), sources=paths, embedder_spec=embedder,
+                           cache_path=vector_cache_path(), progress=progress)
+    log(f"indexed {manifest['entries']} entries into {out} ({manifest['embedded']} embedded, "
+        f"the rest from cache; {manifest['build_seconds']} s)")
+    return manifest
+
+
+def ensure_default_index(progress: bool = True) -> Path:
+    """The default index folder, built from the bundled glossary first if it is missing."""
+    path = default_index_dir()
+    if not (path / "manifest.json").is_file():
+        print(f"finterm: building the default index at {path} (first run only)…", file=sys.stderr)
+        build([], path, progress=progress, log=lambda m: print(m, file=sys.stderr))
+    return path
+
+
+_RETRIEVERS: dict[tuple[str, str | None], object] = {}
+
+
+def open_retriever(index: str | Path | None = None, *, embedder: str | None = None):
+    """A Retriever for `index` (default: the bundled glossary's index), cached per process."""
+    from finterm.rag.retrieve import Retriever
+
+    path = Path(index) if index else ensure_default_index()
+    if index and not Path(index).exists():
+        raise FintermError(f"no index at {index}; build it with `finterm index --out {index} [FILES…]`")
+    key = (str(path.resolve()), embedder)
+    if key not in _RETRIEVERS:
+        _RETRIEVERS[key] = Retriever.open(path, embedder_spec=embedder)
+    return _RETRIEVERS[key]
+
+
+def ask(retriever, question: str, *, k: int = 5, generator=None):
+    """Retrieve for `question` and answer it: extractive by default, or with an LLM `generator`."""
+    from finterm.rag.answer import extractive_answer, not_found
+
+    result = retriever.search(question, k=k)
+    if generator is None:
+        return extractive_answer(result)
+    if result.abstained:  # the model is never asked what the glossary cannot ground
+        return not_found(result, generator.name)
+    from finterm.rag.grounded import grounded_answer
+
+    return grounded_answer(result, generator)

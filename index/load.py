@@ -1,0 +1,251 @@
+"""Load glossaries into `Entry` lists: native JSONL, CSV/TSV (column mapping or the BOK crawl), text.
+
+Bad rows never stop an import: each is reported as `file:line: reason` and skipped, the rest load.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from finterm import FintermError
+from finterm.index.clean import clean_text, split_term, stub_target
+from finterm.index.entry import Entry
+from finterm.index.normalize import norm_key
+
+# The Bank of Korea online dictionary export: recognised by its header, no flags needed.
+BOK_COLUMNS = {"term": "ecWordNm", "definition": "ecWordCn", "related": "relateList"}
+MAP_FIELDS = ("id", "term", "definition", "aliases", "category", "related", "source", "example", "url")
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass
+class LoadReport:
+    """What an import produced: the entries, and every row it skipped with the reason."""
+
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # "file:line: reason"
+    duplicates: int = 0
+    stubs_aliased: int = 0
+    stubs_skipped: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return len(self.problems)
+
+    def summary(self) -> str:
+        return (f"imported {len(self.entries)} entries, skipped {self.skipped}, duplicates {self.duplicates}, "
+                f"cross-reference stubs {self.stubs_aliased} merged as aliases / {self.stubs_skipped} unresolved")
+
+
+def parse_mapping(spec: str | None) -> dict[str, str]:
+    """Parse `--map term=용어,definition=설명` into {field: column}; unknown fields are an error."""
+    if not spec:
+        return {}
+    mapping = {}
+    for part in spec.split(","):
+        if "=" not in part:
+            raise FintermError(f"--map item {part!r} is not field=column; e.g. --map term=용어,definition=설명")
+        key, col = (s.strip() for s in part.split("=", 1))
+        if key not in MAP_FIELDS:
+            raise FintermError(f"--map field {key!r} is unknown; use one of {', '.join(MAP_FIELDS)}")
+        mapping[key] = col
+    return mapping
+
+
+def _source_name(path: Path) -> str:
+    return path.stem
+
+
+def _as_list(value) -> list[str]:
+    """A related/aliases cell: a JSON or Python-literal list, a list of dicts, or a ;/, separated string."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        items = value
+    else:
+        text = str(value).strip()
+        if not text:
+            return []
+        if text[0] in "[{":
+            try:
+                items = json.loads(text)
+            except ValueError:
+                try:
+                    items = ast.literal_eval(text)  # literals only: never evaluates code
+                except (ValueError, SyntaxError):
+                    items = re.split(r"[;,]", text.strip("[]"))
+        else:
+            items = re.split(r"[;,|]", text)
+    out = []
+    for item in items if isinstance(items, list | tuple) else [items]:
+        if isinstance(item, dict):  # BOK: {'ecWordNm': '경상수지', ...}
+            item = item.get("ecWordNm") or item.get("term") or ""
+        name = clean_text(str(item)).strip(" '\"")
+        if name:
+            out.append(name)
+    return out
+
+
+class _Builder:
+    """Turns raw rows into entries, collecting problems, duplicates and stubs for one file."""
+
+    def __init__(self, path: Path, source: str, report: LoadReport):
+        self.path, self.source, self.report = path, source, report
+        self.stubs: list[tuple[str, str, int]] = []  # (alias term, target, line)
+        self.n = 0
+
+    def add(self, line: int, row: dict) -> None:
+        raw_term = clean_text(str(row.get("term") or ""))
+        definition = clean_text(str(row.get("definition") or ""))
+        if not raw_term:
+            self.report.problems.append(f"{self.path}:{line}: no term")
+            return
+        if not definition:
+            self.report.problems.append(f"{self.path}:{line}: no definition for {raw_term!r}")
+            return
+        target = stub_target(definition)
+        if target:
+            self.stubs.append((raw_term, target, line))
+            return
+        term, bracket = split_term(raw_term)
+        aliases = [*bracket, *_as_list(row.get("aliases"))]
+        if "/" in term:  # "간접금융/직접금융": a pair explained together, found by either name
+            aliases += [p.strip() for p in term.split("/") if p.strip()]
+        related = [split_term(r)[0] for r in _as_list(row.get("related"))]
+        self.n += 1
+        entry_id = str(row.get("id") or f"{norm_key(self.source) or 'src'}-{self.n:05d}")
+        try:
+            entry = Entry(id=entry_id, term=term, definition=definition,
+                          source=str(row.get("source") or self.source), aliases=tuple(dict.fromkeys(aliases)),
+                          category=clean_text(str(row.get("category") or "")), related=tuple(related),
+                          example=clean_text(str(row.get("example") or "")), url=str(row.get("url") or ""))
+        except ValueError as exc:
+            self.report.problems.append(f"{self.path}:{line}: {exc}")
+            return
+        self.report.entries.append(entry)
+
+    def resolve_stubs(self, first: int) -> None:
+        """Make "X => Y 참조" rows aliases of Y's entry (within this file), or count them as unresolved."""
+        by_key = {}
+        for i in range(first, len(self.report.entries)):
+            for name in self.report.entries[i].names:
+                by_key.setdefault(norm_key(name), i)
+        for alias, target, _line in self.stubs:
+            i = by_key.get(norm_key(split_term(target)[0])) or by_key.get(norm_key(target))
+            if i is None:
+                self.report.stubs_skipped += 1
+                continue
+            e = self.report.entries[i]
+            new_aliases = tuple(dict.fromkeys((*e.aliases, *([split_term(alias)[0]] + split_term(alias)[1]))))
+            self.report.entries[i] = Entry(**{**e.__dict__, "aliases": new_aliases})
+            self.report.stubs_aliased += 1
+
+
+def _rows_jsonl(path: Path, report: LoadReport) -> Iterable[tuple[int, dict]]:
+    with path.open(encoding="utf-8-sig") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                report.problems.append(f"{path}:{line_no}: not valid JSON ({exc.msg})")
+                continue
+            if not isinstance(obj, dict):
+                report.problems.append(f"{path}:{line_no}: expected a JSON object")
+                continue
+            yield line_no, obj
+
+
+def _rows_csv(path: Path, mapping: dict[str, str], report: LoadReport) -> Iterable[tuple[int, dict]]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        header = reader.fieldnames or []
+        if not mapping:
+            if set(BOK_COLUMNS.values()) <= set(header):
+                mapping = BOK_COLUMNS
+            else:
+                mapping = {k: k for k in MAP_FIELDS if k in header}
+        missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
+        if missing or "term" not in mapping or "definition" not in mapping:
+            raise FintermError(
+                f"{path}: cannot find the term and definition columns (header: {', '.join(header)}); "
+                f"pass --map term=COLUMN,definition=COLUMN")
+        start = 2
+        for raw in reader:
+            yield start, {k: raw.get(col) for k, col in mapping.items()}
+            start = reader.line_num + 1
+
+
+_TEXT_ROW = re.compile(r"^(?P<term>[^\t:]{1,80}?)\s*(?:\t|:)\s*(?P<definition>.*)$")
+
+
+def _rows_text(path: Path, report: LoadReport) -> Iterable[tuple[int, dict]]:
+    """Plain text: `용어: 정의` or `용어<TAB>정의` per line; `#` starts a comment."""
+    with path.open(encoding="utf-8-sig") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            m = _TEXT_ROW.match(line.strip())
+            if not m:
+                report.problems.append(f"{path}:{line_no}: expected '용어: 정의' or '용어<TAB>정의'")
+                continue
+            yield line_no, m.groupdict()
+
+
+def load_glossary(path: str | Path, *, mapping: dict[str, str] | None = None,
+                  report: LoadReport | None = None) -> LoadReport:
+    """Load one glossary file; rows are appended to `report` (a new one if not given)."""
+    path = Path(path)
+    report = report if report is not None else LoadReport()
+    if not path.is_file():
+        raise FintermError(f"glossary file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        rows = _rows_jsonl(path, report)
+    elif suffix in (".csv", ".tsv"):
+        rows = _rows_csv(path, mapping or {}, report)
+    elif suffix in (".txt", ".text"):
+        rows = _rows_text(path, report)
+    else:
+        raise FintermError(f"{path}: unsupported glossary format {suffix!r}; use .jsonl, .csv, .tsv or .txt")
+    builder = _Builder(path, _source_name(path), report)
+    first = len(report.entries)
+    try:
+        for line, row in rows:
+            builder.add(line, row)
+    except UnicodeDecodeError as exc:
+        raise FintermError(f"{path}: not UTF-8 text ({exc.reason}); re-save it as UTF-8") from None
+    builder.resolve_stubs(first)
+    return report
+
+
+def load_many(paths: Iterable[str | Path], *, mapping: dict[str, str] | None = None) -> LoadReport:
+    """Load several glossaries; duplicates (same term and source) are dropped and ids made unique."""
+    report = LoadReport()
+    for p in paths:
+        load_glossary(p, mapping=mapping, report=report)
+    seen_terms: set[tuple[str, str]] = set()
+    seen_ids: set[str] = set()
+    unique = []
+    for e in report.entries:
+        key = (norm_key(e.term), e.source)
+        if key in seen_terms:
+            report.duplicates += 1
+            continue
+        seen_terms.add(key)
+        if e.id in seen_ids:
+            e = Entry(**{**e.__dict__, "id": f"{norm_key(e.source)}:{e.id}"})
+        seen_ids.add(e.id)
+        unique.append(e)
+    report.entries = unique
+    return report

@@ -1,0 +1,55 @@
+"""Korean morpheme tokens for BM25 and key-concept matching (Kiwi), created once per process."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+# Content-bearing tags: nouns, roots, verb/adjective stems, foreign words and numbers.
+_KEEP = frozenset({"NNG", "NNP", "NR", "XR", "SL", "SH", "SN", "VV", "VA"})
+# Words that appear in questions about any term; they carry no topic.
+STOP = frozenset("""
+뭐 무엇 뜻 의미 개념 설명 정의 알다 주다 하다 되다 있다 없다 같다 말 것 수 때 등 및 어떤 어떻게 왜 이 그 저
+경우 대하 관하 차이 비교 예 예시 질문 답 좀 궁금 가르치 알려주 어디 얼마나 언제 누구 요 용어 단어
+""".split())
+
+
+@lru_cache(maxsize=1)
+def kiwi():
+    """The shared Kiwi analyser (about a second to load, so loaded once)."""
+    from kiwipiepy import Kiwi
+
+    return Kiwi()
+
+
+def tokens(text: str, *, drop_stop: bool = True) -> list[str]:
+    """Content morphemes of `text`, lower-cased: "기준금리가 뭐야?" -> ["기준", "금리"]."""
+    text = unicodedata.normalize("NFKC", text)
+    out = []
+    for tok in kiwi().tokenize(text):
+        if tok.tag in _KEEP:
+            form = tok.form.casefold()
+            if drop_stop and form in STOP:
+                continue
+            out.append(form)
+    return out
+
+
+def tokens_many(texts: list[str], *, drop_stop: bool = True) -> list[list[str]]:
+    """`tokens` for many texts, using Kiwi's batch mode."""
+    texts = [unicodedata.normalize("NFKC", t) for t in texts]
+    out = []
+    for toks in kiwi().tokenize(texts):
+        row = []
+        for tok in toks:
+            if tok.tag in _KEEP:
+                form = tok.form.casefold()
+                if not (drop_stop and form in STOP):
+                    row.append(form)
+        out.append(row)
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    """Split text into sentences with Kiwi (handles Korean endings without a final period)."""
+    return [s.text.strip() for s in kiwi().split_into_sents(text) if s.text.strip()]

@@ -1,0 +1,1 @@
+"""Retrieval, prompting, generation, grounding, study and answer checking."""

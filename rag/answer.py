@@ -1,0 +1,100 @@
+"""Answers with numbered citations: the extractive generator (default) and the shared Answer shape.
+
+The extractive answer is made of the retrieved definitions' own sentences, so it is grounded by
+construction; every sentence carries the number of the definition it comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from finterm.index.morph import sentences
+from finterm.rag.query import is_difference_question
+from finterm.rag.retrieve import Hit, SearchResult
+
+NOT_FOUND = "용어집에서 이 질문에 맞는 정의를 찾지 못했습니다 (not in the glossary)."
+RELATED_RATIO = 0.85  # another hit is worth a line if its score is this close to the best one
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    id: str
+    term: str
+    source: str
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "id": self.id, "term": self.term, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    support: float
+    citations: tuple[int, ...]
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "support": round(self.support, 3), "citations": list(self.citations)}
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    generator: str
+    hits: tuple[Hit, ...] = ()
+    suggestions: tuple[str, ...] = ()
+    sentences: tuple[Sentence, ...] = ()
+    model: dict | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict:
+        d = {"question": self.question, "answer": self.text, "abstained": self.abstained,
+             "citations": [c.to_json() for c in self.citations], "generator": self.generator,
+             "suggestions": list(self.suggestions),
+             "sentences": [s.to_json() for s in self.sentences]}
+        if self.model is not None:
+            d["model"] = self.model
+        return d
+
+
+def not_found(result: SearchResult, generator: str) -> Answer:
+    text = NOT_FOUND
+    if result.suggestions:
+        text += " 혹시 이 용어인가요? " + ", ".join(result.suggestions)
+    return Answer(question=result.query, text=text, abstained=True, citations=(), generator=generator,
+                  suggestions=result.suggestions)
+
+
+def _head(definition: str, max_sentences: int, max_chars: int = 420) -> list[str]:
+    out: list[str] = []
+    for s in sentences(definition):
+        if out and (len(out) >= max_sentences or sum(map(len, out)) + len(s) > max_chars):
+            break
+        out.append(s)
+    return out
+
+
+def extractive_answer(result: SearchResult) -> Answer:
+    """Compose an answer from the best definitions' own sentences, each cited as [n]."""
+    if result.abstained or not result.hits:
+        return not_found(result, "extractive")
+    hits = list(result.hits)
+    main = hits[:2] if is_difference_question(result.query) and len(hits) > 1 else hits[:1]
+    best = hits[0].score
+    extra = [h for h in hits[len(main):3] if h.match != "exact" and h.score >= RELATED_RATIO * best
+             and hits[0].match != "exact"]
+    used = main + extra
+    parts, sents = [], []
+    for n, h in enumerate(used, 1):
+        lines = _head(h.entry.definition, 3 if h in main else 1)
+        if h not in main:
+            lines = [f"비슷한 용어로 {h.entry.term}도 있다. " + lines[0]] if lines else []
+        block = " ".join(f"{s} [{n}]" for s in lines)
+        parts.append(f"{h.entry.term}: {block}" if h in main else block)
+        sents.extend(Sentence(s, 1.0, (n,)) for s in lines)
+    citations = tuple(Citation(n, h.entry.id, h.entry.term, h.entry.source) for n, h in enumerate(used, 1))
+    return Answer(question=result.query, text="\n\n".join(parts), abstained=False, citations=citations,
+                  generator="extractive", hits=result.hits, suggestions=result.suggestions,
+                  sentences=tuple(sents))

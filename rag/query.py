@@ -1,0 +1,89 @@
+"""Reading a Korean question: its core phrase, the glossary names it contains, and typo candidates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from finterm import FintermError
+from finterm.index.morph import STOP, kiwi
+from finterm.index.normalize import norm_key, to_jamo
+
+MAX_QUERY_CHARS = 1000
+_CONTENT = frozenset({"NNG", "NNP", "SL", "SH", "SN", "XR", "NR"})
+_DIFF = re.compile(r"차이|비교|다른\s*점|구별|구분|\bvs\.?\b|versus", re.IGNORECASE)
+_LATIN = re.compile(r"[a-z0-9]")
+
+
+class EmptyQuery(FintermError):
+    """The query was empty or blank (the CLI exits with status 2)."""
+
+
+def clean_query(query: str) -> tuple[str, bool]:
+    """(query with whitespace collapsed and cut to MAX_QUERY_CHARS, whether it was cut)."""
+    text = " ".join(unicodedata.normalize("NFKC", query or "").split())
+    if not text:
+        raise EmptyQuery("the query is empty; ask about a term, e.g. finterm search \"기준금리\"")
+    return text[:MAX_QUERY_CHARS], len(text) > MAX_QUERY_CHARS
+
+
+def question_core(query: str) -> str:
+    """The phrase a question is about, without particles and question words.
+
+    "기준금리가 뭐야?" -> "기준금리", "GNI란 무엇인가요" -> "GNI", "LTV 규제" -> "LTV 규제".
+    """
+    toks = kiwi().tokenize(query[:200])
+    content = [t for t in toks if t.tag in _CONTENT and t.form.casefold() not in STOP]
+    if not content:
+        return query
+    return query[content[0].start:content[-1].start + content[-1].len]
+
+
+def is_difference_question(query: str) -> bool:
+    return bool(_DIFF.search(query))
+
+
+def contained_keys(qkey: str, keys) -> list[str]:
+    """Glossary keys found inside the normalised query, keeping only the longest overlapping ones.
+
+    Latin keys must stand alone ("ai" is not found in "aids"); Hangul keys need two syllables.
+    """
+    found = []
+    for key in keys:
+        if len(key) < 2 or key not in qkey:
+            continue
+        if _LATIN.match(key[0]):
+            ok = False
+            for m in re.finditer(re.escape(key), qkey):
+                before = qkey[m.start() - 1] if m.start() else ""
+                after = qkey[m.end()] if m.end() < len(qkey) else ""
+                if not (before and _LATIN.match(before)) and not (after and re.match(r"[a-z]", after)):
+                    ok = True
+                    break
+            if not ok:
+                continue
+        found.append(key)
+    return [k for k in found if not any(k != o and k in o for o in found)]
+
+
+class TypoIndex:
+    """Names by their jamo spelling, for "did you mean" on misspelt terms ("인풀레이션" -> 인플레이션)."""
+
+    def __init__(self, keys) -> None:
+        self.keys = [k for k in keys if len(k) >= 2]
+        self.jamo = [to_jamo(k) for k in self.keys]
+
+    def near(self, text: str, limit: int = 5, min_ratio: float = 75.0) -> list[tuple[str, float]]:
+        """Names whose jamo spelling is close to `text`, as (key, similarity 0..1), nearest first.
+
+        Similarity is rapidfuzz's normalised indel ratio over jamo, so one wrong vowel in a
+        five-syllable word ("인풀레이션") scores about 0.92, and "스테그네이션" still reaches
+        "스태그플레이션" (0.76).
+        """
+        from rapidfuzz import fuzz, process
+
+        j = to_jamo(norm_key(text))
+        if len(j) < 4:
+            return []
+        found = process.extract(j, self.jamo, scorer=fuzz.ratio, score_cutoff=min_ratio, limit=limit)
+        return [(self.keys[i], score / 100) for _, score, i in sorted(found, key=lambda x: -x[1])]

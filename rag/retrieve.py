@@ -1,0 +1,250 @@
+"""Hybrid retrieval over one index: exact names, contained names, typos, BM25 and dense, fused.
+
+An exact name ("GDP", "국내 총생산", "기준금리가 뭐야?") wins outright. Otherwise the ranked lists
+are fused (weighted score fusion by default; RRF is kept for comparison, see bench/retrieval.py).
+When nothing is close enough the result abstains and offers suggestions instead of hits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from finterm import FintermError
+from finterm.index.entry import Entry
+from finterm.index.normalize import name_keys, norm_key
+from finterm.index.store import IndexData, load_index, rebuild_hint, search_vectors
+from finterm.rag.query import TypoIndex, clean_query, contained_keys, is_difference_question, question_core
+
+POOL = 50  # candidates taken from each ranked list before fusion
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Fusion settings; the defaults were chosen on bench/data/calibration.jsonl (bench/retrieval.py)."""
+
+    fusion: str = "weighted"  # "weighted" | "rrf"
+    w_dense: float = 1.0
+    w_bm25: float = 0.6
+    w_name: float = 0.7
+    rrf_k: int = 20
+    # Abstain when the logistic confidence of the best hit is below this (see `_confidence`).
+    abstain_below: float = 0.5
+    modes: tuple[str, ...] = ("name", "bm25", "dense")
+
+    def __post_init__(self) -> None:
+        if self.fusion not in ("weighted", "rrf"):
+            raise ValueError(f"fusion {self.fusion!r} is unknown; use 'weighted' or 'rrf'")
+        if not set(self.modes) <= {"name", "bm25", "dense"} or not self.modes:
+            raise ValueError(f"modes {self.modes!r} must be a non-empty subset of name, bm25, dense")
+
+
+# Logistic model of "the best hit is right", fitted on bench/data/calibration.jsonl by
+# bench/calibrate.py over two features: dense cosine of the best hit, and the IDF-weighted share
+# of the question's morphemes found in the best hits. Off-topic questions have e5 cosines as high
+# as on-topic ones (~0.8), so the lexical share carries most of the signal.
+CONF_WEIGHTS = (-17.62, 14.75, 6.82)  # bias, cosine, lexical share
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: Entry
+    score: float
+    match: str  # "exact" | "name" | "typo" | "fused"
+
+    def to_json(self) -> dict:
+        e = self.entry
+        return {"id": e.id, "term": e.term, "aliases": list(e.aliases), "category": e.category,
+                "source": e.source, "score": round(float(self.score), 4), "definition": e.definition}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: tuple[Hit, ...]
+    abstained: bool
+    suggestions: tuple[str, ...] = ()
+    truncated: bool = False
+    confidence: float = 0.0
+    debug: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def to_json(self) -> dict:
+        return {"query": self.query, "abstained": self.abstained, "suggestions": list(self.suggestions),
+                "hits": [h.to_json() for h in self.hits]}
+
+
+class Retriever:
+    """Search one loaded index. Create once and reuse: the BM25 and name tables are built here."""
+
+    def __init__(self, data: IndexData, *, embedder_spec: str | None = None,
+                 config: RetrievalConfig | None = None) -> None:
+        import bm25s
+
+        self.data = data
+        self.entries = data.entries
+        self.config = config or RetrievalConfig()
+        built_with = data.manifest["embedder"]
+        if embedder_spec and embedder_spec != built_with:
+            raise FintermError(f"index at {data.path} was built with embedder {built_with!r}, not {embedder_spec!r}; "
+                               f"rebuild it with `{rebuild_hint(data.path)} --embedder {embedder_spec}`")
+        self.embedder_spec = built_with
+        self._embedder = None
+        self.bm25 = bm25s.BM25()
+        self.bm25.index([t or [""] for t in data.tokens], show_progress=False)
+        self.df: dict[str, int] = {}
+        for toks in data.tokens:
+            for t in set(toks):
+                self.df[t] = self.df.get(t, 0) + 1
+        self.token_sets = [set(t) for t in data.tokens]
+        self._pos = {e.id: i for i, e in enumerate(self.entries)}
+        self.keys: dict[str, list[int]] = {}
+        for i, e in enumerate(self.entries):
+            for name in e.names:
+                for key in name_keys(name):
+                    self.keys.setdefault(key, [])
+                    if i not in self.keys[key]:
+                        self.keys[key].append(i)
+        self.typos = TypoIndex(self.keys)
+
+    @classmethod
+    def open(cls, path: str | Path, **kwargs) -> Retriever:
+        return cls(load_index(Path(path)), **kwargs)
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from finterm.index.embed import make_embedder
+
+            self._embedder = make_embedder(self.embedder_spec)
+            if self._embedder.dim != self.data.manifest["dim"]:
+                raise FintermError(f"embedder {self.embedder_spec!r} gives {self._embedder.dim}-d vectors but the "
+                                   f"index has {self.data.manifest['dim']}; rebuild with `{rebuild_hint(self.data.path)}`")
+        return self._embedder
+
+    # -- signals --------------------------------------------------------------------------------
+    def _idf(self, tok: str) -> float:
+        n = len(self.entries)
+        return math.log(1 + (n - self.df.get(tok, 0) + 0.5) / (self.df.get(tok, 0) + 0.5))
+
+    def lexical_share(self, qtoks: list[str], ids: list[int]) -> float:
+        """IDF-weighted share of the query's morphemes that occur in any of the entries `ids`."""
+        if not qtoks:
+            return 0.0
+        total = sum(self._idf(t) for t in qtoks)
+        seen = set().union(*(self.token_sets[i] for i in ids)) if ids else set()
+        return sum(self._idf(t) for t in qtoks if t in seen) / total if total else 0.0
+
+    def _confidence(self, cosine: float, share: float) -> float:
+        b, wc, ws = CONF_WEIGHTS
+        return 1 / (1 + math.exp(-(b + wc * cosine + ws * share)))
+
+    # -- search ---------------------------------------------------------------------------------
+    def search(self, query: str, k: int = 5) -> SearchResult:
+        """The k best entries for `query`, or an abstention with suggestions."""
+        from finterm.index.morph import tokens
+
+        if k < 1:
+            raise FintermError(f"k of {k} is too small; use k >= 1")
+        text, truncated = clean_query(query)
+        cfg = self.config
+        core = question_core(text)
+        core_key = norm_key(core)
+        qkey = norm_key(text)
+        exact = [i for key in (core_key, qkey) for i in self.keys.get(key, [])]
+        exact = list(dict.fromkeys(exact))
+
+        name_scores: dict[int, float] = {}
+        typo_terms: list[str] = []
+        promoted: list[int] = []  # near-exact names: go first, like exact ones
+        if "name" in cfg.modes:
+            found = contained_keys(qkey, self.keys)
+            # How much of the question the names explain: "LTV 규제" 0.6, "A와 B의 차이" ~0.9.
+            explained = min(1.0, sum(map(len, found)) / max(1, len(core_key)))
+            for key in found:
+                for i in self.keys[key]:
+                    name_scores[i] = max(name_scores.get(i, 0.0), explained)
+            if not exact and len(core_key) <= 20:
+                near = self.typos.near(core_key)
+                for rank, (key, sim) in enumerate(near):
+                    for i in self.keys[key]:
+                        if i in name_scores:
+                            continue
+                        name_scores[i] = sim - 0.1
+                        typo_terms.append(self.entries[i].term)
+                        # A clearly closest spelling ("인풀레이션" -> 인플레이션) is a lookup, not a hint.
+                        clear = rank == 0 and (len(near) == 1 or near[1][1] < sim - 0.03)
+                        if sim >= 0.85 and clear and not found:
+                            promoted.append(i)
+
+        qtoks = tokens(text)
+        bm25_scores = np.zeros(len(self.entries), dtype=np.float32)
+        if "bm25" in cfg.modes and qtoks:
+            bm25_scores = self.bm25.get_scores(qtoks).astype(np.float32)
+        dense: dict[int, float] = {}
+        if "dense" in cfg.modes:
+            qv = self.embedder.embed_queries([text])[0]
+            scores, ids = search_vectors(self.data.vectors, qv, POOL)
+            dense = {int(i): float(s) for s, i in zip(scores, ids, strict=True) if i >= 0}
+
+        fused = self._fuse(name_scores, bm25_scores, dense)
+        order = sorted(fused, key=lambda i: -fused[i])
+        if cfg.fusion == "weighted" and order:
+            top = fused[order[0]]
+            fused = {i: s / top for i, s in fused.items()} if top > 0 else fused
+        hits = [Hit(self.entries[i], fused[i], "name" if name_scores.get(i, 0) >= 0.5 else "fused") for i in order]
+        if exact or promoted:
+            first = exact or promoted
+            rest = [h for h in hits if self._pos[h.entry.id] not in first]
+            ex = sorted(first, key=lambda i: -dense.get(i, 0.0))
+            hits = [Hit(self.entries[i], 1.0, "exact" if exact else "typo") for i in ex] + rest
+        if is_difference_question(text):
+            named = [h for h in hits if name_scores.get(self._pos[h.entry.id], 0) > 0]
+            if len(named) >= 2:
+                hits = named[:2] + [h for h in hits if h not in named[:2]]
+
+        top_ids = [self._pos[h.entry.id] for h in hits[:3]]
+        cosine = max((dense.get(i, 0.0) for i in top_ids[:1]), default=0.0)
+        share = self.lexical_share(qtoks, top_ids)
+        confidence = 1.0 if exact or promoted else self._confidence(cosine, share)
+        if top_ids and name_scores.get(top_ids[0], 0) >= 0.5:
+            confidence = max(confidence, 0.5 + name_scores[top_ids[0]] / 2)
+        abstained = confidence < cfg.abstain_below or not hits
+        suggestions = list(dict.fromkeys(typo_terms))
+        if abstained:
+            suggestions = list(dict.fromkeys(suggestions + [h.entry.term for h in hits[:3]]))[:5]
+        return SearchResult(query=text, hits=() if abstained else tuple(hits[:k]), abstained=abstained,
+                            suggestions=tuple(suggestions[:5]), truncated=truncated, confidence=confidence,
+                            debug={"core": core, "cosine": cosine, "share": share,
+                                   "candidates": [h.entry.term for h in hits[:k]]})
+
+    def _fuse(self, name: dict[int, float], bm25: np.ndarray, dense: dict[int, float]) -> dict[int, float]:
+        cfg = self.config
+        bm25_top = [int(i) for i in np.argsort(-bm25)[:POOL] if bm25[i] > 0]
+        lists = {
+            "name": sorted(name, key=lambda i: -name[i]),
+            "bm25": bm25_top,
+            "dense": sorted(dense, key=lambda i: -dense[i]),
+        }
+        weights = {"name": cfg.w_name, "bm25": cfg.w_bm25, "dense": cfg.w_dense}
+        fused: dict[int, float] = {}
+        if cfg.fusion == "rrf":
+            for src, ids in lists.items():
+                for rank, i in enumerate(ids):
+                    fused[i] = fused.get(i, 0.0) + weights[src] / (cfg.rrf_k + rank + 1)
+            return fused
+        # Weighted: each signal scaled to [0, 1] within this query, then summed.
+        bmax = float(bm25.max()) if len(bm25) else 0.0
+        dvals = list(dense.values())
+        dlo = min(dvals) if dvals else 0.0
+        dhi = max(dvals) if dvals else 1.0
+        for i in set().union(*lists.values()):
+            s = cfg.w_name * name.get(i, 0.0)
+            if bmax > 0:
+                s += cfg.w_bm25 * float(bm25[i]) / bmax
+            if i in dense and dhi > dlo:
+                s += cfg.w_dense * (dense[i] - dlo) / (dhi - dlo)
+            fused[i] = s
+        return fused
