@@ -46,7 +46,7 @@ class RetrievalConfig:
 # bench/calibrate.py over two features: dense cosine of the best hit, and the IDF-weighted share
 # of the question's morphemes found in the best hits. Off-topic questions have e5 cosines as high
 # as on-topic ones (~0.8), so the lexical share carries most of the signal.
-CONF_WEIGHTS = (-17.62, 14.75, 6.82)  # bias, cosine, lexical share
+CONF_WEIGHTS = (-17.62, 14.75, 6.82, 4.0)  # bias, cosine, lexical share, name coverage
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,11 @@ class Retriever:
         seen = set().union(*(self.token_sets[i] for i in ids)) if ids else set()
         return sum(self._idf(t) for t in qtoks if t in seen) / total if total else 0.0
 
-    def _confidence(self, cosine: float, share: float) -> float:
-        b, wc, ws = CONF_WEIGHTS
-        return 1 / (1 + math.exp(-(b + wc * cosine + ws * share)))
+    @staticmethod
+    def _confidence(cosine: float, share: float, named: float) -> float:
+        b, wc, ws, wn = CONF_WEIGHTS
+        z = b + wc * cosine + ws * share + wn * named
+        return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, query: str, k: int = 5) -> SearchResult:
@@ -208,16 +210,15 @@ class Retriever:
         top_ids = [self._pos[h.entry.id] for h in hits[:3]]
         cosine = max((dense.get(i, 0.0) for i in top_ids[:1]), default=0.0)
         share = self.lexical_share(qtoks, top_ids)
-        confidence = 1.0 if exact or promoted else self._confidence(cosine, share)
-        if top_ids and name_scores.get(top_ids[0], 0) >= 0.5:
-            confidence = max(confidence, 0.5 + name_scores[top_ids[0]] / 2)
+        named = name_scores.get(top_ids[0], 0.0) if top_ids else 0.0
+        confidence = 1.0 if exact or promoted else self._confidence(cosine, share, named)
         abstained = confidence < cfg.abstain_below or not hits
         suggestions = list(dict.fromkeys(typo_terms))
         if abstained:
             suggestions = list(dict.fromkeys(suggestions + [h.entry.term for h in hits[:3]]))[:5]
         return SearchResult(query=text, hits=() if abstained else tuple(hits[:k]), abstained=abstained,
                             suggestions=tuple(suggestions[:5]), truncated=truncated, confidence=confidence,
-                            debug={"core": core, "cosine": cosine, "share": share,
+                            debug={"core": core, "cosine": cosine, "share": share, "named": named,
                                    "candidates": [h.entry.term for h in hits[:k]]})
 
     def _fuse(self, name: dict[int, float], bm25: np.ndarray, dense: dict[int, float]) -> dict[int, float]:

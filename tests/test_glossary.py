@@ -1,0 +1,84 @@
+"""The bundled glossary is checked like code: schema, uniqueness, links, length, no markup."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from finterm.home import bundled_glossary
+from finterm.index.entry import BUNDLED_SOURCE, CATEGORIES
+from finterm.index.normalize import name_keys, norm_key
+
+REQUIRED = ("id", "term", "aliases", "category", "definition", "related", "source")
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    with bundled_glossary().open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_enough_entries_and_categories(rows):
+    assert len(rows) >= 700
+    per_cat = Counter(r["category"] for r in rows)
+    assert sum(1 for n in per_cat.values() if n >= 20) >= 12, per_cat
+
+
+def test_every_entry_has_the_schema(rows):
+    for r in rows:
+        missing = [k for k in REQUIRED if k not in r or r[k] in (None, "")]
+        assert not missing or missing == ["aliases"] or missing == ["related"], (r.get("term"), missing)
+        assert isinstance(r["aliases"], list) and isinstance(r["related"], list), r["term"]
+        assert r["category"] in CATEGORIES, (r["term"], r["category"])
+        assert r["source"] == BUNDLED_SOURCE, r["term"]
+
+
+def test_ids_and_terms_are_unique(rows):
+    ids = Counter(r["id"] for r in rows)
+    terms = Counter(norm_key(r["term"]) for r in rows)
+    assert [i for i, n in ids.items() if n > 1] == []
+    assert [t for t, n in terms.items() if n > 1] == []
+
+
+def test_no_alias_names_two_entries(rows):
+    owner: dict[str, str] = {}
+    clashes = []
+    for r in rows:
+        for name in [r["term"], *r["aliases"]]:
+            for key in name_keys(name):
+                if owner.setdefault(key, r["id"]) != r["id"]:
+                    clashes.append((name, owner[key], r["id"]))
+    assert clashes == []
+
+
+def test_related_terms_resolve(rows):
+    known = {k for r in rows for name in [r["term"], *r["aliases"]] for k in name_keys(name)}
+    dangling = [(r["term"], rel) for r in rows for rel in r["related"] if norm_key(rel) not in known]
+    assert dangling == []
+
+
+def test_definitions_are_plain_text_of_sane_length(rows):
+    markup = re.compile(r"<[a-zA-Z/!]|&[a-z]+;|&#\d+;|\*\*|\n|\t")
+    for r in rows:
+        assert 60 <= len(r["definition"]) <= 600, (r["term"], len(r["definition"]))
+        for field in ("term", "definition", *(("example",) if "example" in r else ())):
+            assert not markup.search(r[field]), (r["term"], field)
+
+
+def test_covers_the_dev_questions_terms(rows):
+    """Every in-domain dev question names at least one expected term that the glossary has."""
+    from pathlib import Path
+
+    dev = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_questions.jsonl"
+    if not dev.is_file():
+        pytest.skip("shared eval set not present")
+    known = {k for r in rows for name in [r["term"], *r["aliases"]] for k in name_keys(name)}
+    missing = []
+    for line in dev.read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        if q["expect"] and not any(norm_key(t) in known for t in q["expect"]):
+            missing.append(q["q"])
+    assert missing == []

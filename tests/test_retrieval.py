@@ -1,0 +1,124 @@
+"""Korean retrieval as a user meets it: particles, spacing, abbreviations, English, typos, abstention."""
+
+from __future__ import annotations
+
+import pytest
+
+from finterm import FintermError
+from finterm.rag.answer import extractive_answer
+from finterm.rag.query import EmptyQuery, question_core
+from finterm.rag.retrieve import RetrievalConfig
+
+
+def top(retriever, q: str) -> str:
+    res = retriever.search(q, k=5)
+    assert not res.abstained, (q, res.suggestions, res.debug)
+    return res.hits[0].entry.term
+
+
+@pytest.mark.parametrize("query, term", [
+    ("국내총생산(GDP)", "국내총생산"),
+    ("GDP", "국내총생산"),
+    ("gdp", "국내총생산"),
+    ("ＧＤＰ", "국내총생산"),
+    ("국내 총생산", "국내총생산"),
+    ("국내총생산이 뭐야?", "국내총생산"),
+    ("GNI가 뭐예요", "국민총소득"),
+    ("기준금리란 무엇인가요?", "기준금리"),
+    ("경제 성장률", "경제성장률"),
+    ("deflation", "디플레이션"),
+    ("Opportunity Cost", "기회비용"),
+    ("금통위", "금융통화위원회"),
+    ("LTV 규제", "주택담보대출비율"),
+    ("PBR 1배 미만", "주가순자산비율"),
+])
+def test_names_particles_spacing_abbreviations_english(retriever, query, term):
+    assert top(retriever, query) == term
+
+
+@pytest.mark.parametrize("query, term", [
+    ("인풀레이션", "인플레이션"),
+    ("스테그플레이션", "스태그플레이션"),
+    ("디플래이션", "디플레이션"),
+])
+def test_typos_find_the_term_and_suggest_it(retriever, query, term):
+    res = retriever.search(query)
+    assert res.hits and res.hits[0].entry.term == term
+    assert term in res.suggestions
+
+
+@pytest.mark.parametrize("query, term", [
+    ("물가가 계속 떨어지는 현상", "디플레이션"),
+    ("생산을 한 단위 더 늘릴 때 추가로 드는 비용", "한계비용"),
+    ("이미 써 버려서 되돌릴 수 없는 비용", "매몰비용"),
+    ("경기 침체 속에서 물가가 오르는 현상", "스태그플레이션"),
+    ("국민이 국내외에서 번 소득을 합한 것", "국민총소득"),
+])
+def test_descriptions_find_the_described_term(retriever, query, term):
+    res = retriever.search(query)
+    assert not res.abstained
+    assert term in [h.entry.term for h in res.hits[:3]], [h.entry.term for h in res.hits]
+
+
+def test_describing_one_concept_while_naming_another(retriever):
+    # Names the committee but asks for the rate it sets.
+    res = retriever.search("금융통화위원회가 결정하는 정책금리")
+    assert "기준금리" in [h.entry.term for h in res.hits[:2]]
+
+
+@pytest.mark.parametrize("query", ["삼겹살 맛있게 굽는 법", "피아노 조율은 얼마나 자주 해야 해?",
+                                   "고양이 사료 추천해줘", "축구 오프사이드 규칙"])
+def test_off_topic_questions_abstain(retriever, query):
+    res = retriever.search(query)
+    assert res.abstained and res.hits == ()
+
+
+def test_difference_question_returns_both_terms(retriever):
+    res = retriever.search("인플레이션과 디플레이션의 차이")
+    assert {h.entry.term for h in res.hits[:2]} == {"인플레이션", "디플레이션"}
+    ans = extractive_answer(res)
+    assert "인플레이션" in ans.text and "디플레이션" in ans.text
+    assert [c.term for c in ans.citations[:2]] == [h.entry.term for h in res.hits[:2]]
+
+
+def test_extractive_answer_cites_definitions_in_their_own_words(retriever):
+    res = retriever.search("기준금리가 뭐야?")
+    ans = extractive_answer(res)
+    assert not ans.abstained and ans.generator == "extractive"
+    assert ans.citations[0].term == "기준금리" and ans.citations[0].n == 1
+    assert "[1]" in ans.text
+    definition = res.hits[0].entry.definition
+    for s in ans.sentences:  # every sentence is copied from the definition it cites
+        assert s.text in definition and s.citations == (1,)
+
+
+def test_abstained_answer_says_not_found_and_suggests(retriever):
+    ans = extractive_answer(retriever.search("인플레이숀 피아노 조율"))
+    assert ans.abstained and ans.citations == ()
+    assert "not in the glossary" in ans.text
+
+
+def test_empty_and_huge_queries(retriever):
+    with pytest.raises(EmptyQuery):
+        retriever.search("   \n\t")
+    res = retriever.search("기준금리 " * 20_000)  # 100 kB
+    assert res.truncated and len(res.query) <= 1000
+    with pytest.raises(FintermError):
+        retriever.search("GDP", k=0)
+
+
+def test_question_core_strips_particles_and_question_words():
+    assert question_core("기준금리가 뭐야?") == "기준금리"
+    assert question_core("GNI란 무엇인가요") == "GNI"
+    assert question_core("LTV 규제") == "LTV 규제"
+
+
+def test_each_single_signal_still_works(small_index):
+    from finterm.rag.retrieve import Retriever
+
+    for modes in (("bm25",), ("dense",), ("name", "bm25"), ("bm25", "dense")):
+        r = Retriever.open(small_index, config=RetrievalConfig(modes=modes))
+        res = r.search("한국은행 금융통화위원회가 정하는 정책금리", k=3)
+        assert "기준금리" in [h.entry.term for h in res.hits] or res.abstained
+    with pytest.raises(ValueError):
+        RetrievalConfig(fusion="max")
