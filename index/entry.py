@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 
 # Fixed category list of the bundled glossary. Imported glossaries may use other labels
@@ -28,6 +29,10 @@ CATEGORIES: tuple[str, ...] = (
 )
 
 BUNDLED_SOURCE = "finterm 기본 용어집"
+
+_SENT = re.compile(r"(?<=[.!?])\s+")
+# Sentence endings that say what something *is*: "…를 말한다", "…라 한다", "…을 의미한다".
+_DEFINING = re.compile(r"(말한다|말하며|(이)?라(고)? 한다|(이)?라고도 한다|의미한다|뜻한다|가리킨다|일컫는다)")
 
 
 @dataclass(frozen=True)
@@ -84,13 +89,22 @@ class Entry:
         return (self.term, *self.aliases)
 
     def passage(self, max_chars: int = 240) -> str:
-        """The text embedded for dense retrieval: names plus the head of the definition.
+        """The text embedded for dense retrieval: names, then the defining sentence first.
 
-        The head carries most of the meaning; measured on the BOK crawl, embedding more of a
-        long definition costs time without improving recall (bench/retrieval.py).
+        Real glossaries often open with context ("고용상황을 파악하고자 할 경우에는 …") and say what
+        the term is only later ("… 비율을 실업률이라 한다"). The sentence that defines the term is
+        moved to the front, then the definition follows up to `max_chars` (bench/retrieval.py).
         """
         names = self.term + (f" ({', '.join(self.aliases[:4])})" if self.aliases else "")
-        return f"{names}: {self.definition[:max_chars]}"
+        sents = [x for x in _SENT.split(self.definition) if x.strip()]
+        key = None
+        if sents and self.term not in sents[0]:
+            rest = sents[1:]
+            key = (next((x for x in rest if self.term in x and _DEFINING.search(x)), None)
+                   or next((x for x in rest if _DEFINING.search(x)), None)
+                   or next((x for x in rest if self.term in x), None))
+        body = " ".join([key, *(x for x in sents if x is not key)]) if key else self.definition
+        return f"{names}: {body[:max_chars]}"
 
     def content_hash(self, max_chars: int = 240) -> str:
         return hashlib.sha256(self.passage(max_chars).encode("utf-8")).hexdigest()

@@ -139,7 +139,9 @@ class _Builder:
             for name in self.report.entries[i].names:
                 by_key.setdefault(norm_key(name), i)
         for alias, target, _line in self.stubs:
-            i = by_key.get(norm_key(split_term(target)[0])) or by_key.get(norm_key(target))
+            i = by_key.get(norm_key(split_term(target)[0]))
+            if i is None:  # not `or`: entry 0 is a valid target
+                i = by_key.get(norm_key(target))
             if i is None:
                 self.report.stubs_skipped += 1
                 continue
@@ -168,8 +170,8 @@ def _rows_jsonl(path: Path, report: LoadReport) -> Iterable[tuple[int, dict]]:
 def _rows_csv(path: Path, mapping: dict[str, str], report: LoadReport) -> Iterable[tuple[int, dict]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        header = reader.fieldnames or []
+        reader = csv.reader(f, delimiter=delimiter)
+        header = next(reader, [])
         if not mapping:
             if set(BOK_COLUMNS.values()) <= set(header):
                 mapping = BOK_COLUMNS
@@ -180,10 +182,13 @@ def _rows_csv(path: Path, mapping: dict[str, str], report: LoadReport) -> Iterab
             raise FintermError(
                 f"{path}: cannot find the term and definition columns (header: {', '.join(header)}); "
                 f"pass --map term=COLUMN,definition=COLUMN")
-        start = 2
-        for raw in reader:
+        prev = reader.line_num
+        for cells in reader:
+            start, prev = prev + 1, reader.line_num  # a record's first physical line (cells may span lines)
+            if not cells:  # a blank line
+                continue
+            raw = dict(zip(header, cells, strict=False))
             yield start, {k: raw.get(col) for k, col in mapping.items()}
-            start = reader.line_num + 1
 
 
 _TEXT_ROW = re.compile(r"^(?P<term>[^\t:]{1,80}?)\s*(?:\t|:)\s*(?P<definition>.*)$")

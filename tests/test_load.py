@@ -187,6 +187,25 @@ def test_bok_crawl_recognised_and_cleaned_without_mapping(tmp_path):
     assert "cross-reference stubs 1 merged as aliases / 1 unresolved" in report.summary()
 
 
+def test_stub_to_first_entry_with_bracket_name(tmp_path):
+    # The target is the file's first entry (index 0) and is named with its bracket part.
+    p = tmp_path / "bok2.csv"
+    p.write_text("ecWordNm,ecWordCn,relateList\n"
+                 "국내총생산(GDP),나라 안에서 한 해에 만든 것의 값이다.,[]\n"
+                 "국내생산,=&gt; 『국내총생산(GDP)』 참조,[]\n", encoding="utf-8")
+    report = load_glossary(p)
+    (entry,) = report.entries
+    assert entry.aliases == ("GDP", "국내생산")
+    assert (report.stubs_aliased, report.stubs_skipped) == (1, 0)
+
+
+def test_csv_line_numbers_count_blank_lines(tmp_path):
+    p = tmp_path / "gaps.csv"
+    p.write_text("용어,설명\n금리,돈의 값이다.\n\n빈칸,\n\n\n,이름 없음\n", encoding="utf-8")
+    report = load_glossary(p, mapping=parse_mapping("term=용어,definition=설명"))
+    assert report.problems == [f"{p}:4: no definition for '빈칸'", f"{p}:7: no term"]
+
+
 def test_clean_text_and_helpers():
     assert clean_text("a&nbsp;&amp;\tb<br/>c <b>d</b>") == "a & b c d"
     assert clean_text('<img src="deco.png" alt="장식">남음') == "남음"  # decorative alt text dropped

@@ -7,9 +7,11 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from functools import partialmethod
 from pathlib import Path
 
@@ -38,6 +40,11 @@ def _glossary(path: Path, n: int, start: int = 0, word: str = "용어") -> Path:
                                 "definition": f"{word}{i}은 시험용으로 만든 {i}번째 설명이다."},
                                ensure_ascii=False) + "\n")
     return path
+
+
+def _cached_vectors() -> int:
+    with closing(sqlite3.connect(vector_cache_path())) as db:
+        return db.execute("SELECT count(*) FROM vec").fetchone()[0]
 
 
 def _leftovers(out: Path) -> list[str]:
@@ -125,6 +132,9 @@ def test_killed_build_leaves_previous_index(tmp_path):
             time.sleep(0.02)
         assert building, f"the build ended (rc {proc.returncode}) before its .building folder was seen: " \
                          f"{proc.stderr.read().decode()[-500:]}"
+        while _cached_vectors() < 4 + 32 and proc.poll() is None:  # one batch of the new entries embedded
+            time.sleep(0.05)
+        assert proc.poll() is None, "the build finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()

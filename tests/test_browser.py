@@ -1,0 +1,99 @@
+"""The app in a real browser: `finterm ui` serves it, Chromium (driven by Playwright) asks a question.
+
+Uses Debian's /usr/bin/chromium (`.ci/run` installs it); never `playwright install`, which downloads.
+Skipped, not failed, only where that browser is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "docs" / "screenshot-answer.png"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(small_index, tmp_path):
+    """`finterm ui` on a free loopback port, stopped (with its Streamlit child) when the test ends."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium (apt-get install chromium)")
+    port = free_port()
+    env = {**os.environ, "FINTERM_HOME": str(tmp_path / "home")}
+    log = open(tmp_path / "server.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "finterm.cli", "ui", "--port", str(port),
+                             "--index", str(small_index)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:  # until Streamlit answers its health check (or the server dies)
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"finterm ui exited with {proc.returncode}:\n{log.read()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # finterm and the Streamlit it started
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+    assert proc.returncode is not None
+
+
+def test_question_in_the_browser_gets_a_cited_answer(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="ko-KR")
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(server)
+            box = page.get_by_placeholder("질문을 입력하세요 (예: 기준금리가 뭐야?)")
+            box.fill("기준금리가 뭐야?")
+            box.press("Enter")
+            card = page.locator(".st-key-source-card-0-1")
+            expect(card).to_contain_text("[1] 기준금리", timeout=120_000)
+            expect(card).to_contain_text("테스트 용어집")
+            answer = page.get_by_test_id("stChatMessage").nth(1)
+            expect(answer).to_contain_text("기준금리: 한국은행 금융통화위원회가 정하는 정책금리로")
+            expect(answer).to_contain_text("[1]")
+            page.wait_for_timeout(500)  # let the last frame paint before the picture
+            shot = tmp_path / "screenshot-answer.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert not dialogs
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    shutil.copyfile(shot, SCREENSHOT)

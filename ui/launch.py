@@ -1,0 +1,67 @@
+"""`finterm ui`: make sure there is an index, then serve ui/app.py with Streamlit (loopback by default).
+
+The index is built (with a progress bar) before Streamlit starts, so the first page load is not a
+silent multi-minute wait; the app learns which index to serve from `FINTERM_INDEX`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from finterm import FintermError
+
+APP = Path(__file__).with_name("app.py")
+INDEX_ENV = "FINTERM_INDEX"  # how the app learns which index to serve
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The command line that serves the app."""
+    return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
+            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
+def launch(host: str = "127.0.0.1", port: int = 8501, index: str | Path | None = None) -> int:
+    """Serve the app on host:port for `index` (default: the bundled glossary's index, built if missing).
+
+    Returns Streamlit's exit status; Ctrl+C or SIGTERM stops the server cleanly.
+    """
+    from finterm.api import ensure_default_index
+
+    if not 1 <= port <= 65535:
+        raise FintermError(f"port {port} is out of range; use a port from 1 to 65535, e.g. --port 8501")
+    if index:
+        path = Path(index)
+        if not (path / "manifest.json").is_file():
+            raise FintermError(f"no index at {index}; build it with `finterm index --out {index} [FILES…]`")
+    else:
+        path = ensure_default_index(progress=True)
+    if not _is_loopback(host):
+        print(f"finterm: warning: serving on {host}, so other machines can reach the app", file=sys.stderr)
+    print(f"finterm: serving {path} at http://{host}:{port} (Ctrl+C stops it)", file=sys.stderr)
+    env = {**os.environ, INDEX_ENV: str(path.resolve())}
+    proc = subprocess.Popen(streamlit_command(host, port), env=env)
+    previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:  # the terminal sent Ctrl+C to Streamlit too; give it time to stop
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,77 @@
+"""The sidebar every page shares: what the index holds, which generator answers, and how many sources."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from finterm.ui import state
+from finterm.ui.render import esc
+
+GENERATORS = ("extractive", "qlora")
+GENERATOR_HELP = {"extractive": "정의 문장으로 답 (즉시, 모델 없음)",
+                  "qlora": "4-bit LoRA 모델이 작성 (GPU 권장)"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user chose in the sidebar."""
+
+    k: int
+    requested: str  # the generator picked: "extractive" | "qlora"
+    generator: object | None  # the loaded qlora generator, or None: answer extractively
+    why_not: str = ""  # why qlora was picked but cannot answer
+
+
+def index_info(retriever) -> None:
+    """Entries, sources, embedder and build time of the served index."""
+    m = retriever.data.manifest
+    st.subheader("색인", anchor=False)
+    st.markdown(f"**항목** {int(m['entries']):,}개")
+    sources = Counter(e.source for e in retriever.entries)
+    st.markdown("**출처** " + ", ".join(f"{esc(s)} ({n})" for s, n in sources.most_common()))
+    files = [Path(s["path"]).name for s in m.get("sources", []) if isinstance(s, dict) and s.get("path")]
+    if files:
+        st.caption("파일: " + esc(", ".join(files)))
+    st.markdown(f"**임베더** {esc(m.get('embedder', '?'))} · {m.get('dim', '?')}차원")
+    st.markdown(f"**생성 시각** {esc(m.get('built_at', '?'))}")
+
+
+def qlora_controls() -> tuple[object | None, str]:
+    """Adapter/base fields and the model's status; loads the model once when it is first picked."""
+    adapter = st.text_input("어댑터 (adapter: hub id 또는 폴더)", value=state.default_adapter(),
+                            key="qlora_adapter").strip()
+    base = st.text_input("베이스 모델 (base: 비우면 어댑터 설정에서)", value="", key="qlora_base").strip()
+    status, detail = state.qlora_status(adapter, base)
+    gen = None
+    if status == "not loaded":
+        with st.spinner("qlora: loading… (처음에는 몇 분 걸립니다)"):
+            gen = state.load_qlora(adapter, base)
+        status, detail = state.qlora_status(adapter, base)
+    elif status == "loaded":
+        gen = state.load_qlora(adapter, base)
+    if status == "loaded":
+        st.success(f"qlora: loaded — {esc(detail)}")
+    elif status == "loading":
+        st.info("qlora: loading… (다른 세션에서 불러오는 중)")
+    else:
+        st.error(f"qlora: not available: {esc(detail)}")
+        if state.qlora_module()[0] is not None:
+            st.button("다시 시도", key="qlora_retry", on_click=state.forget_failure, args=(adapter, base))
+    return gen, "" if gen is not None else f"qlora {status}: {detail}".strip(": ")
+
+
+def render(retriever) -> Settings:
+    """Draw the sidebar and return the user's choices."""
+    with st.sidebar:
+        index_info(retriever)
+        st.divider()
+        requested = st.radio("답변 생성기 (generator)", GENERATORS, key="generator",
+                             captions=[GENERATOR_HELP[g] for g in GENERATORS])
+        gen, why_not = (None, "")
+        if requested == "qlora":
+            gen, why_not = qlora_controls()
+        k = st.slider("근거 수 k (number of sources)", min_value=1, max_value=10, value=5, key="k")
+    return Settings(k=int(k), requested=requested, generator=gen, why_not=why_not)
