@@ -26,7 +26,8 @@ def split_half(rows: list[dict], part: int) -> list[dict]:
 
 def scratch_home() -> Path:
     """A fresh FINTERM_HOME (empty vector cache) so build times are honest."""
-    path = Path(tempfile.mkdtemp(prefix="finterm-bench-"))
+    reuse = os.environ.get("FINTERM_BENCH_HOME")  # reuse a vector cache while iterating
+    path = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="finterm-bench-"))
     os.environ["FINTERM_HOME"] = str(path)
     return path
 

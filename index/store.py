@@ -69,7 +69,7 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.building-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove_dead_builds(out)
     tmp.mkdir()
     cache = VectorCache(cache_path)
     try:
@@ -109,6 +109,24 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
     finally:
         cache.close()
     return manifest
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_builds(out: Path) -> None:
+    """Delete `.building-PID` folders left by builds that were killed (their PID is gone)."""
+    for stale in out.parent.glob(f"{out.name}.building-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _swap_in(tmp: Path, out: Path) -> None:

@@ -46,7 +46,7 @@ class RetrievalConfig:
 # bench/calibrate.py over two features: dense cosine of the best hit, and the IDF-weighted share
 # of the question's morphemes found in the best hits. Off-topic questions have e5 cosines as high
 # as on-topic ones (~0.8), so the lexical share carries most of the signal.
-CONF_WEIGHTS = (-17.62, 14.75, 6.82, 4.0)  # bias, cosine, lexical share, name coverage
+CONF_WEIGHTS = (-108.08, 123.69, 4.60, 8.21)  # bias, cosine, lexical share, name coverage
 
 
 @dataclass(frozen=True)
