@@ -51,7 +51,8 @@ def main() -> None:
     embedder = make_embedder(args.embedder)
     scorers = {
         "morpheme overlap": lambda s, r: overlap_scores(s, [r["definition"]], [r["term"]])[0],
-        f"embedding ({args.embedder})": lambda s, r: embedding_scores(s, [f"{r['term']}: {r['definition']}"], embedder)[0],
+        f"embedding ({args.embedder})":
+            lambda s, r: embedding_scores(s, [f"{r['term']}: {r['definition']}"], embedder)[0],
     }
     print(f"{'scorer':<22}{'AUC':>6}{'separation':>12}{'max neg':>9}{'min pos':>9}{'best acc':>10}{'at':>7}"
           f"{'ms/pair':>9}   accuracy per kind at that threshold")
@@ -67,8 +68,8 @@ def main() -> None:
         for r, s in zip(rows, scores, strict=True):
             kinds.setdefault(r["kind"], []).append((s >= t) == r["supported"])
         per_kind = ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(kinds.items()))
-        print(f"{name:<22}{auc(pos, neg):>6.3f}{sep:>12.3f}{max(neg):>9.3f}{min(pos):>9.3f}{acc:>10.3f}{t:>7.3f}"
-              f"{ms:>9.1f}   {per_kind}")
+        print(f"{name:<22}{auc(pos, neg):>6.3f}{sep:>12.3f}{max(neg):>9.3f}{min(pos):>9.3f}"
+              f"{acc:>10.3f}{t:>7.3f}{ms:>9.1f}   {per_kind}")
 
 
 if __name__ == "__main__":

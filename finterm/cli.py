@@ -1,4 +1,4 @@
-"""The `finterm` command line: index, search, ask, entries, ui.
+"""The `finterm` command line: index, search, ask, entries, quiz, progress, export, check, ui.
 
 Every user mistake ends as one line on stderr: exit 2 for bad input (empty query, unknown
 option), exit 1 for a problem with files or indexes. No tracebacks for those.
@@ -85,18 +85,22 @@ def cmd_search(args) -> int:
 def cmd_ask(args) -> int:
     from finterm.api import ask, open_retriever
 
-    retriever = open_retriever(args.index, embedder=args.embedder)
     generator = None
-    if args.generator != "extractive":
+    if args.generator != "extractive":  # first: a bad --adapter fails before any index work
         from finterm.rag.generate import generator_from_args
 
         generator = generator_from_args(args)
+    retriever = open_retriever(args.index, embedder=args.embedder)
     answer = ask(retriever, args.question, k=args.k, generator=generator)
+    streamed = getattr(answer, "streamed", False)
     if args.json:
+        if streamed:  # the live text went to stderr so that stdout stays one JSON object
+            print(file=sys.stderr)
         _print_json(answer.to_json())
         return 0
-    if not getattr(answer, "streamed", False):
-        print(answer.text)
+    if streamed:  # the live text was the model's own words; now the checked version with [n] marks
+        print("\n\n[정의와 대조한 답변]")
+    print(answer.text)
     if answer.citations:
         print()
         for c in answer.citations:
@@ -120,6 +124,138 @@ def cmd_entries(args) -> int:
         entries = [e for e in entries if e.category == args.category]
     for e in entries:
         sys.stdout.write(e.to_json() + "\n")
+    return 0
+
+
+def _ask_choice(n: int) -> int | None:
+    """Read 1..n from stdin; None on EOF or 'q'. Re-asks on anything else."""
+    while True:
+        sys.stdout.write(f"답 (1-{n}, q=그만): ")
+        sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line or line.strip().lower() in ("q", "quit", "exit"):
+            return None
+        if line.strip().isdigit() and 1 <= int(line.strip()) <= n:
+            return int(line.strip()) - 1
+        print(f"1부터 {n}까지의 번호를 입력하세요.")
+
+
+def cmd_quiz(args) -> int:
+    from finterm.api import open_retriever
+    from finterm.rag.quiz import CIRCLED, make_quiz
+
+    if args.n < 1:
+        raise UsageError(f"--n of {args.n} is too small; ask for 1 question or more")
+    if not 0 <= args.difficulty <= 1:
+        raise UsageError(f"--difficulty of {args.difficulty} is out of range; use 0 (easy) to 1 (hard)")
+    if args.seed is None:
+        import random
+
+        args.seed = random.randrange(1_000_000)
+    retriever = open_retriever(args.index)
+    first = None
+    if args.review:
+        from finterm.rag.study import StudyDB
+
+        with StudyDB() as db:
+            first = db.review_queue([e.id for e in retriever.entries])
+    questions = make_quiz(retriever, args.n, seed=args.seed, category=args.category,
+                          difficulty=args.difficulty, first=first)
+    if args.json:
+        _print_json({"questions": [q.to_json() for q in questions]})
+        return 0
+    import time
+
+    from finterm.rag.study import Attempt, StudyDB
+
+    session = f"cli-{int(time.time())}"
+    right = asked = 0
+    with StudyDB() as db:
+        for n, q in enumerate(questions, 1):
+            print(f"\n[{n}/{len(questions)}] {q.prompt}")
+            for k, option in enumerate(q.options):
+                print(f"  {CIRCLED[k]} {option}")
+            choice = _ask_choice(len(q.options))
+            if choice is None:
+                break
+            box = db.record(Attempt.from_question(q, choice), session=session)
+            asked += 1
+            if choice == q.answer:
+                right += 1
+                print(f"정답입니다. (상자 {box.box})")
+            else:
+                print(f"오답입니다. 정답은 {CIRCLED[q.answer]} {q.options[q.answer]}")
+            print(f"해설: {q.explanation}\n출처: {q.source}")
+    print(f"\n{asked}문제 중 {right}문제 정답." + (" 진행 상황: finterm progress" if asked else ""))
+    return 0
+
+
+def cmd_progress(args) -> int:
+    from finterm.rag.study import StudyDB
+
+    with StudyDB() as db:
+        p = db.progress(weakest=args.weakest)
+        notebook = db.notebook() if args.notebook else None
+    if args.json:
+        if notebook is not None:
+            p["notebook_entries"] = notebook
+        _print_json(p)
+        return 0
+    if not p["attempts"]:
+        print("아직 푼 문제가 없습니다. `finterm quiz`로 시작하세요.")
+        return 0
+    print(f"전체: {p['attempts']}문제, 정답 {p['correct']} ({p['accuracy']:.0%}); 복습할 용어 {p['due']}개, "
+          f"오답노트 {p['notebook']}개")
+    print("상자별 용어 수: " + ", ".join(f"{b}: {n}" for b, n in p["boxes"].items()))
+    for c in p["categories"]:
+        print(f"  {c['category'] or '-'}: {c['attempts']}문제, 정답률 {c['accuracy']:.0%}, "
+              f"용어 {c['terms']}개")
+    if p["weakest"]:
+        print("약한 용어: " + ", ".join(f"{w['term']} ({w['wrong']}/{w['seen']} 오답)" for w in p["weakest"]))
+    for item in notebook or []:
+        print(f"\n[오답노트] {item['term']} — 고른 답: {item['chosen_text']}\n  {item['explanation']}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from finterm.api import open_retriever
+    from finterm.rag.export import export
+
+    fmt = args.format or args.kind
+    if args.kind and args.format and args.kind != args.format:
+        raise UsageError(f"export {args.kind} and --format {args.format} disagree; give one of them")
+    entries = open_retriever(args.index).entries
+    if args.category:
+        entries = [e for e in entries if e.category == args.category]
+    if args.notebook:
+        from finterm.rag.study import StudyDB
+
+        with StudyDB() as db:
+            wrong = {item["term_id"] for item in db.notebook()}
+        entries = [e for e in entries if e.id in wrong]
+    n = export(entries, args.out, fmt)
+    print(f"exported {n} cards to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from finterm.api import open_retriever
+    from finterm.rag.check import check_answer
+
+    if (args.term is None) == (args.question is None):
+        raise UsageError("give exactly one of --term T or --question Q, and --answer A")
+    result = check_answer(open_retriever(args.index), args.answer, term=args.term, question=args.question)
+    if args.json:
+        _print_json(result.to_json())
+        return 0
+    label = {"correct": "정답", "partial": "부분 정답", "incorrect": "오답"}[result.verdict]
+    print(f"{label} ({result.verdict}, 점수 {result.score:.2f})")
+    if result.closer_to is not None:
+        print(f"답이 '{result.closer_to.term}'의 뜻에 더 가깝습니다.")
+    if result.missing and result.verdict != "correct":
+        print("빠진 핵심 개념: " + ", ".join(result.missing))
+    r = result.reference
+    print(f"\n기준 정의 — {r.term}: {r.definition}\n출처: {r.source}")
     return 0
 
 
@@ -184,6 +320,40 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--sample", type=int, default=0, help="a random sample of N entries per category, for review")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_entries)
+
+    s = sub.add_parser("quiz", help="TESAT-style five-choice quiz from the glossary (records progress)")
+    s.add_argument("--n", type=int, default=10, help="number of questions (default 10)")
+    s.add_argument("--category", help="only terms of this category")
+    s.add_argument("--seed", type=int, default=None, help="same seed, same questions (default: random)")
+    s.add_argument("--difficulty", type=float, default=0.7,
+                   help="0 (far distractors) to 1 (nearest neighbours); default 0.7")
+    s.add_argument("--review", action="store_true", help="due and weak terms first (spaced repetition)")
+    s.add_argument("--json", action="store_true", help="print the questions as JSON and do not ask")
+    s.add_argument("--index")
+    s.set_defaults(func=cmd_quiz)
+
+    s = sub.add_parser("progress", help="quiz totals per category, Leitner boxes and the weakest terms")
+    s.add_argument("--weakest", type=int, default=10, help="how many weak terms to list")
+    s.add_argument("--notebook", action="store_true", help="also print the error notebook (오답노트)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_progress)
+
+    s = sub.add_parser("export", help="export flashcards: Anki .apkg or CSV")
+    s.add_argument("kind", nargs="?", choices=["anki", "csv"], help="format (or --format, or the extension)")
+    s.add_argument("--out", required=True, help="FILE.apkg or FILE.csv")
+    s.add_argument("--format", choices=["anki", "csv"])
+    s.add_argument("--category", help="only this category")
+    s.add_argument("--notebook", action="store_true", help="only the terms in the error notebook")
+    s.add_argument("--index")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("check", help="grade your explanation of a term against its glossary definition")
+    s.add_argument("--term", help="the term (name or alias) the answer explains")
+    s.add_argument("--question", help="a question; the reference definition comes from retrieval")
+    s.add_argument("--answer", required=True, help="your answer")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--index")
+    s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("ui", help="start the Streamlit app (loopback only by default)")
     s.add_argument("--host", default="127.0.0.1")

@@ -32,7 +32,8 @@ BUNDLED_SOURCE = "finterm 기본 용어집"
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 # Sentence endings that say what something *is*: "…를 말한다", "…라 한다", "…을 의미한다".
-_DEFINING = re.compile(r"(말한다|말하며|(이)?라(고)? 한다|(이)?라고도 한다|의미한다|뜻한다|가리킨다|일컫는다)")
+_COPULA_END = re.compile(r"(이다|하다|말한다|뜻한다|의미한다|가리킨다|일컫는다|라 한다|이다\))[.]?$")
+_DEFINING = re.compile(r"(말한다|(이)?라(고)? (한다|부른다)|의미한다|뜻한다|가리킨다|일컫는다|이다|계산한다|구한다|나타낸다)[.)]*$")
 
 
 @dataclass(frozen=True)
@@ -88,23 +89,30 @@ class Entry:
         """The term followed by its aliases."""
         return (self.term, *self.aliases)
 
-    def passage(self, max_chars: int = 240) -> str:
-        """The text embedded for dense retrieval: names, then the defining sentence first.
+    def defining_sentence(self) -> str:
+        """The sentence that says what the term is: the first, unless a later one names and defines it.
 
         Real glossaries often open with context ("고용상황을 파악하고자 할 경우에는 …") and say what
-        the term is only later ("… 비율을 실업률이라 한다"). The sentence that defines the term is
-        moved to the front, then the definition follows up to `max_chars` (bench/retrieval.py).
+        the term is only later ("… 비율을 실업률이라 한다").
+        """
+        sents = [x for x in _SENT.split(self.definition) if x.strip()]
+        if not sents or self.term in sents[0] or _COPULA_END.search(sents[0]):
+            return sents[0] if sents else self.definition
+        rest = sents[1:]
+        t = re.escape(self.term)
+        named = re.compile(rf"{t}\s*(이)?라(고)?\s*(한다|부른다)|{t}(은|는|이란|란)\s")
+        return next((x for x in rest if named.search(x) and _DEFINING.search(x)), sents[0])
+
+    def passage(self, max_chars: int = 240) -> str:
+        """The text embedded for dense retrieval: names, the defining sentence, then the rest.
+
+        Cut at `max_chars`: measured on the BOK crawl, more text costs time without recall
+        (bench/retrieval.py).
         """
         names = self.term + (f" ({', '.join(self.aliases[:4])})" if self.aliases else "")
-        sents = [x for x in _SENT.split(self.definition) if x.strip()]
-        key = None
-        if sents and self.term not in sents[0]:
-            rest = sents[1:]
-            key = (next((x for x in rest if self.term in x and _DEFINING.search(x)), None)
-                   or next((x for x in rest if _DEFINING.search(x)), None)
-                   or next((x for x in rest if self.term in x), None))
-        body = " ".join([key, *(x for x in sents if x is not key)]) if key else self.definition
-        return f"{names}: {body[:max_chars]}"
+        key = self.defining_sentence()
+        body = self.definition if self.definition.startswith(key) else f"{key} {self.definition.replace(key, '')}"
+        return f"{names}: {' '.join(body.split())[:max_chars]}"
 
     def content_hash(self, max_chars: int = 240) -> str:
         return hashlib.sha256(self.passage(max_chars).encode("utf-8")).hexdigest()

@@ -48,6 +48,7 @@ class Answer:
     suggestions: tuple[str, ...] = ()
     sentences: tuple[Sentence, ...] = ()
     model: dict | None = field(default=None, compare=False)
+    streamed: bool = field(default=False, compare=False)  # the text was already shown as it was generated
 
     def to_json(self) -> dict:
         d = {"question": self.question, "answer": self.text, "abstained": self.abstained,

@@ -2,11 +2,12 @@
 
 The reference comes from an exact name/alias lookup (`--term`) or from retrieval (`--question`).
 Each candidate definition gets a fit score in 0..1: embedding similarity between the answer and
-the definition's core (first two sentences, names masked out, both sides embedded alike) mixed
-with coverage of the definition's key concepts (Kiwi morphemes weighted by IDF over the
-glossary). The reference's nearest rivals are scored the same way; when the answer fits a
-rival better (한계비용 answered with 평균비용's meaning, 디플레이션 with 인플레이션's) the score is
-cut by the excess. Thresholds come from bench/data/check_labels.jsonl (bench/study.py).
+the definition (its first sentence or first two, names masked out, both sides embedded alike)
+mixed with coverage of the definition's key concepts (Kiwi morphemes weighted by IDF over the
+glossary; direction words such as 오르다/하락 matched by class). The reference's nearest rivals
+are scored the same way; when the answer fits a rival better (한계비용 answered with 평균비용's
+meaning, 열등재 with 정상재's) the score is cut by the excess. The settings are calibrated on
+bench/data/check_labels.jsonl (bench/study.py).
 """
 
 from __future__ import annotations
@@ -15,49 +16,133 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-
-from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.index.morph import STOP, kiwi, tokens
 from finterm.index.normalize import name_keys, norm_key
 from finterm.rag.query import EmptyQuery
 from finterm.rag.quiz import head, mask_names, name_pattern
 
+from finterm import FintermError
+
 _CONCEPT_TAGS = {"NNG": "", "NNP": "", "SL": "", "SH": "", "XR": "", "VV": "다", "VA": "다"}
 _GENERIC_DF = 0.25  # a morpheme in more than this share of entries is not a key concept
-RIVALS = 5
+# Words every definition uses ("…하는 현상이다", "…인 상태"): never key concepts.
+_GENRE = frozenset("현상 상태 정도 방식 개념 말 뜻 경우 가리키 이르 나타내 뜻하 의미 일컫".split())
+_RATE = frozenset("률 율 폭 세 분".split())  # 상승+률 is a noun (상승률), not a direction
+RIVALS = 6
+VERDICTS = ("correct", "partial", "incorrect")
+# Direction words: "오르다" and "상승" say the same, "오르다" and "하락" the opposite. Embeddings
+# barely tell them apart (인플레이션 vs 디플레이션), so they are matched by class, not by form.
+UP = frozenset("늘 늘어나 늘리 증가 상승 오르 올라가 올리 높 높아지 커지 크 많 확대 불어나 인상 급등 "
+               "초과".split())
+DOWN = frozenset("줄 줄어들 줄이 감소 하락 내리 내려가 떨어지 낮 낮아지 작아지 작 적 축소 인하 급락 "
+                 "낮추 미달".split())
+
+
+def direction(form: str) -> str | None:
+    """'+' for a word of increase, '-' for one of decrease, else None."""
+    return "+" if form in UP else "-" if form in DOWN else None
+
+
+def direction_claims(text: str) -> set[tuple[str, str]]:
+    """(noun, '+'/'-') claims in `text`: "물가가 지속적으로 오르는" -> {(물가, +), (지속, +)}.
+
+    A verb or noun of direction applies to the nouns of its clause before it; an adjective
+    before a noun ("높은 세율") to that noun. Clauses end at commas, connective endings and "와/과".
+    """
+    toks = kiwi().tokenize(text)
+    claims: set[tuple[str, str]] = set()
+    clause: list[str] = []
+    for k, t in enumerate(toks):
+        form = t.form.casefold()
+        d = direction(form) if t.tag in ("VV", "VA", "NNG", "XR") else None
+        nxt = toks[k + 1] if k + 1 < len(toks) else None
+        if d and t.tag == "NNG" and nxt is not None and nxt.tag == "XSN" and nxt.form in _RATE:
+            clause.append(form + nxt.form)  # 상승률, 증가율: a quantity, not a movement
+            continue
+        if d:
+            if t.tag == "VA" and k + 1 < len(toks) and toks[k + 1].tag == "ETM":
+                nxt = next((u.form for u in toks[k + 2:k + 5] if u.tag in ("NNG", "NNP", "SL")), None)
+                targets = [nxt] if nxt else []
+            else:
+                targets = clause
+            claims.update((n, d) for n in targets)
+            clause = []
+        elif t.tag in ("NNG", "NNP", "SL") and len(form) >= 2 and form not in STOP:
+            clause.append(form)
+        elif t.tag in ("SP", "SF", "EC", "JC"):
+            clause = []
+    return claims
+
+
+def contradicts(answer: set[tuple[str, str]], reference: set[tuple[str, str]]) -> bool:
+    """True when the answer moves a noun the other way than the reference does (물가 하락 vs 상승)."""
+    def same(a: str, b: str) -> bool:
+        return a == b or (min(len(a), len(b)) >= 2 and (a in b or b in a))
+
+    def one_way(claims):  # a noun said to move both ways is ambiguous: ignore it
+        return {(n, d) for n, d in claims if (n, "-" if d == "+" else "+") not in claims}
+
+    reference = one_way(reference)
+    return any(same(noun, rn) and rd != d for noun, d in one_way(answer) for rn, rd in reference)
 
 
 @dataclass(frozen=True)
 class CheckConfig:
     """Scoring settings, calibrated on bench/data/check_labels.jsonl by bench/study.py."""
 
-    sim_lo: float = 0.80  # cosine at or below this counts as no similarity
-    sim_hi: float = 0.94  # cosine at or above this counts as full similarity
-    w_sim: float = 0.6  # weight of similarity against key-concept coverage
-    rival_weight: float = 1.5  # how hard a better-fitting neighbour cuts the score
-    rival_margin: float = 0.0  # a rival must beat the reference by more than this to count
-    correct_at: float = 0.55
-    partial_at: float = 0.3
+    sim_lo: float = 0.84  # answer-to-definition cosine at or below this counts as no similarity
+    sim_hi: float = 0.95  # … at or above this as full similarity
+    p_lo: float = 0.82  # the same for the answer-to-indexed-passage cosine (retrieval side)
+    p_hi: float = 0.93
+    w_sim: float = 0.5  # weights of the two similarities; key-concept coverage gets the rest
+    w_p: float = 0.2
+    rival_weight: float = 8.0  # how hard a neighbour that fits as well or better cuts the score
+    rival_margin: float = -0.03  # it counts once within this of the reference's fit (or above it)
+    rival_floor: float = 0.5  # … and only if it fits well itself (vague answers fit everything a little)
+    correct_at: float = 0.525
+    partial_at: float = 0.2
     max_concepts: int = 8
+    concept_prior: float = 4.0  # shrinks coverage of entries with few key concepts (see `coverage`)
 
     def __post_init__(self) -> None:
         if not 0 <= self.partial_at <= self.correct_at <= 1:
             raise ValueError(f"thresholds partial_at={self.partial_at}, correct_at={self.correct_at} must "
                              "satisfy 0 <= partial_at <= correct_at <= 1")
-        if self.sim_hi <= self.sim_lo:
-            raise ValueError(f"sim_hi={self.sim_hi} must be above sim_lo={self.sim_lo}")
+        if self.sim_hi <= self.sim_lo or self.p_hi <= self.p_lo:
+            raise ValueError("each similarity range needs hi above lo")
+        if not (0 <= self.w_sim and 0 <= self.w_p and self.w_sim + self.w_p <= 1):
+            raise ValueError(f"weights w_sim={self.w_sim}, w_p={self.w_p} must be >= 0 and sum to at most 1")
+
+
+def _scale(x: float, lo: float, hi: float) -> float:
+    return min(1.0, max(0.0, (x - lo) / (hi - lo)))
 
 
 @dataclass(frozen=True)
 class Fit:
-    """How well an answer fits one entry's definition."""
+    """How well an answer fits one entry (raw measures; `score` under a config)."""
 
     entry: Entry
-    cosine: float
-    coverage: float
+    cosine: float  # answer vs the definition's first sentence(s), both embedded as queries
+    passage: float  # answer (as a query) vs the entry's indexed passage vector
+    covered: float  # IDF weight of the entry's key concepts found in the answer …
+    total: float  # … of all its key concepts …
+    concepts: int  # … and how many there are
     missing: tuple[str, ...]
-    score: float
+    contradicted: bool = False
+
+    def coverage(self, c: CheckConfig) -> float:
+        """Covered share, shrunk by `concept_prior` concepts of average weight: both concepts of a
+        two-concept entry count for less than six of a well-defined entry's eight."""
+        if not self.concepts:
+            return 0.5
+        return self.covered / (self.total * (1 + c.concept_prior / self.concepts))
+
+    def score(self, c: CheckConfig) -> float:
+        return (c.w_sim * _scale(self.cosine, c.sim_lo, c.sim_hi)
+                + c.w_p * _scale(self.passage, c.p_lo, c.p_hi)
+                + (1 - c.w_sim - c.w_p) * self.coverage(c))
 
 
 @dataclass(frozen=True)
@@ -66,14 +151,32 @@ class CheckResult:
     score: float
     missing: tuple[str, ...]
     reference: Entry
-    fit: Fit
-    rival: Fit | None
+    closer_to: Entry | None = None  # a neighbouring entry the answer fits better
 
     def to_json(self) -> dict:
         r = self.reference
         return {"verdict": self.verdict, "score": round(self.score, 3), "missing": list(self.missing),
                 "reference": {"id": r.id, "term": r.term, "definition": r.definition, "source": r.source},
-                "closer_to": self.rival.entry.term if self.rival and self.rival.score > self.fit.score else None}
+                "closer_to": self.closer_to.term if self.closer_to else None}
+
+
+def judge(fits: list[Fit], c: CheckConfig) -> tuple[str, float, Fit | None]:
+    """(verdict, score, the rival that beat the reference) for measured fits: reference first."""
+    own = fits[0].score(c)
+    # A rival the answer contradicts (it says 수요 늘어남, 열등재 says 줄어듦) is not what it describes.
+    rival = max((f for f in fits[1:] if not f.contradicted), key=lambda f: f.score(c), default=None)
+    score = own
+    beaten = None
+    if rival is not None and rival.score(c) >= c.rival_floor:
+        excess = rival.score(c) - own - c.rival_margin
+        if excess > 0:
+            score -= c.rival_weight * excess
+            beaten = rival
+    if fits[0].contradicted:  # says the opposite of the definition: never more than incorrect
+        score = min(score, c.partial_at / 2)
+    score = min(1.0, max(0.0, score))
+    verdict = "correct" if score >= c.correct_at else "partial" if score >= c.partial_at else "incorrect"
+    return verdict, score, beaten
 
 
 class Checker:
@@ -84,11 +187,14 @@ class Checker:
         self.config = config or CheckConfig()
         self._vec: dict[str, np.ndarray] = {}
         self._concepts: dict[str, list[tuple[str, str, float]]] = {}
+        self._claims: dict[str, set[tuple[str, str]]] = {}
         self._pos = {e.id: i for i, e in enumerate(retriever.entries)}
 
-    # -- reference --------------------------------------------------------------------------------
+    # -- the reference ------------------------------------------------------------------------
     def lookup(self, term: str) -> Entry:
         """The entry named `term` (by its term or an alias, spacing and case ignored)."""
+        if not (term or "").strip():
+            raise EmptyQuery("the term is empty; name a glossary term, e.g. --term 한계비용")
         for key in sorted(name_keys(term), key=len, reverse=True):
             if key in self.r.keys:
                 return self.r.entries[self.r.keys[key][0]]
@@ -104,87 +210,111 @@ class Checker:
             raise FintermError(f"no glossary entry answers {question!r}{hint}; name the term with --term")
         return result.hits[0].entry
 
-    # -- pieces ---------------------------------------------------------------------------------
-    def core(self, e: Entry) -> str:
-        return head(mask_names(e.definition, name_pattern(e.names), mask=""), sentences=2, min_chars=60,
-                    max_chars=300)
-
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        # Both sides as queries: a symmetric comparison of two short texts (E5's advice).
-        return self.r.embedder.embed_queries(texts)
+    # -- measures -------------------------------------------------------------------------------
+    def views(self, e: Entry) -> list[str]:
+        """What an answer is compared with: the first sentence and the first two, names masked out."""
+        text = mask_names(e.definition, name_pattern(e.names), mask="")
+        return [head(text, sentences=1, min_chars=20, max_chars=200), head(text, sentences=2, max_chars=300)]
 
     def definition_vectors(self, entries: list[Entry]) -> np.ndarray:
+        """(len(entries), 2, dim) vectors of each entry's views, embedded as queries like the answer."""
         todo = [e for e in entries if e.id not in self._vec]
         if todo:
-            for e, v in zip(todo, self._embed([self.core(e) for e in todo]), strict=True):
-                self._vec[e.id] = v
-        return np.vstack([self._vec[e.id] for e in entries])
+            flat = self.r.embedder.embed_queries([v for e in todo for v in self.views(e)])
+            for n, e in enumerate(todo):
+                self._vec[e.id] = flat[2 * n:2 * n + 2]
+        return np.stack([self._vec[e.id] for e in entries])
 
     def concepts(self, e: Entry) -> list[tuple[str, str, float]]:
-        """Key concepts of `e`'s core: (morpheme, display form, IDF weight), in text order."""
-        if e.id not in self._concepts:
-            own = set()
-            for name in e.names:
-                own.update(tokens(name, drop_stop=False))
-            n = len(self.r.entries)
-            found: dict[str, tuple[str, float]] = {}
-            for tok in kiwi().tokenize(head(e.definition, sentences=2, min_chars=60, max_chars=300)):
-                if tok.tag not in _CONCEPT_TAGS:
-                    continue
-                form = tok.form.casefold()
-                df = self.r.df.get(form, 0)
-                if form in own or form in STOP or len(form) < 2 and tok.tag != "SL" or df > _GENERIC_DF * n:
-                    continue
-                found.setdefault(form, (tok.form + _CONCEPT_TAGS[tok.tag], self.r._idf(form)))
-            top = sorted(found, key=lambda f: -found[f][1])[: self.config.max_concepts]
-            self._concepts[e.id] = [(f, *found[f]) for f in found if f in top]
-        return self._concepts[e.id]
+        """Key concepts of `e`: (match key, display form, weight), from its first sentence(s).
 
-    def coverage(self, e: Entry, answer_tokens: set[str], answer_key: str) -> tuple[float, tuple[str, ...]]:
-        """IDF-weighted share of `e`'s key concepts found in the answer, and the missing ones."""
-        concepts = self.concepts(e)
-        if not concepts:
-            return 1.0, ()
-        total = sum(w for _, _, w in concepts)
-        hit = [c for c in concepts if c[0] in answer_tokens or c[0] in answer_key]
-        got = sum(w for _, _, w in hit)
-        missing = tuple(d for f, d, _ in sorted(concepts, key=lambda c: -c[2]) if (f, d) not in
-                        {(h[0], h[1]) for h in hit})
-        return got / total, missing
+        Content morphemes that are neither the entry's own names nor common across the glossary,
+        the `max_concepts` most specific (IDF); direction words are kept as '+'/'-' classes.
+        """
+        if e.id in self._concepts:
+            return self._concepts[e.id]
+        own = {t for name in e.names for t in tokens(name, drop_stop=False)}
+        n = len(self.r.entries)
+        words: dict[str, tuple[str, float]] = {}
+        text = mask_names(e.definition, name_pattern(e.names), mask="")
+        for tok in kiwi().tokenize(head(text, sentences=1, min_chars=20, max_chars=300)):
+            if tok.tag not in _CONCEPT_TAGS:
+                continue
+            form = tok.form.casefold()
+            if direction(form) or form in own or form in STOP or form in _GENRE:
+                continue
+            if len(form) < 2 and tok.tag != "SL":
+                continue
+            if self.r.df.get(form, 0) > _GENERIC_DF * n:
+                continue
+            words.setdefault(form, (tok.form + _CONCEPT_TAGS[tok.tag], self.r._idf(form)))
+        top = sorted(words, key=lambda f: -words[f][1])[: self.config.max_concepts]
+        out = [(f, words[f][0], words[f][1]) for f in top]
+        self._concepts[e.id] = out
+        return out
 
-    def fit(self, e: Entry, cosine: float, answer_tokens: set[str], answer_key: str) -> Fit:
-        c = self.config
-        cov, missing = self.coverage(e, answer_tokens, answer_key)
-        sim = min(1.0, max(0.0, (cosine - c.sim_lo) / (c.sim_hi - c.sim_lo)))
-        return Fit(e, cosine, cov, missing, c.w_sim * sim + (1 - c.w_sim) * cov)
+    def coverage(self, e: Entry, answer_tokens: set[str],
+                 answer_key: str) -> tuple[float, float, tuple[str, ...]]:
+        """(IDF weight of `e`'s key concepts found in the answer, total weight, missing ones by weight)."""
+        got, missing = 0.0, []
+        for key, shown, w in self.concepts(e):
+            if key in answer_tokens or (len(key) > 1 and key in answer_key):
+                got += w
+            else:
+                missing.append((w, shown))
+        total = sum(w for *_, w in self.concepts(e))
+        return got, total, tuple(shown for _, shown in sorted(missing, key=lambda m: -m[0]))
 
     def rivals(self, ref: Entry, answer_vec: np.ndarray) -> list[Entry]:
-        """Entries the answer might really describe: nearest to it, without the reference's own names."""
+        """Entries the answer might really describe: nearest to the answer and to the reference,
+        without any that shares a name with the reference."""
         from finterm.index.store import search_vectors
 
+        index = self.r.data.vectors
         ref_keys = set().union(*(name_keys(n) for n in ref.names))
-        _, ids = search_vectors(self.r.data.vectors, answer_vec, RIVALS + 3)
-        # Plus the reference's own nearest neighbours: its classic confusions.
-        i = self._pos[ref.id]
-        ref_vec = self.r.data.vectors.reconstruct(i)
-        _, near = search_vectors(self.r.data.vectors, ref_vec, RIVALS + 1)
-        out = []
-        for j in list(ids) + list(near):
-            e = self.r.entries[int(j)]
-            if j < 0 or e.id == ref.id or e in out:
+        _, by_answer = search_vectors(index, answer_vec, RIVALS)
+        _, by_ref = search_vectors(index, index.reconstruct(self._pos[ref.id]), RIVALS + 1)
+        out: list[Entry] = []
+        for j in [*by_answer, *by_ref]:
+            if j < 0:
                 continue
-            if ref_keys & set().union(*(name_keys(n) for n in e.names)):
+            e = self.r.entries[int(j)]
+            if e.id == ref.id or e in out or ref_keys & set().union(*(name_keys(n) for n in e.names)):
                 continue
             out.append(e)
-        return out[: 2 * RIVALS]
+        return out
 
-    # -- the check --------------------------------------------------------------------------------
+    def claims(self, e: Entry) -> set[tuple[str, str]]:
+        if e.id not in self._claims:
+            text = mask_names(e.definition, name_pattern(e.names), mask="")
+            self._claims[e.id] = direction_claims(head(text, sentences=1, min_chars=20, max_chars=300))
+        return self._claims[e.id]
+
+    def measure(self, ref: Entry, answer: str) -> list[Fit]:
+        """Raw fits of `answer` to `ref` (first) and to its rivals."""
+        text = mask_names(answer, name_pattern(ref.names), mask="").strip() or answer
+        qv = self.r.embedder.embed_queries([text])[0]
+        cands = [ref, *self.rivals(ref, qv)]
+        cos = (self.definition_vectors(cands) @ qv).max(axis=1)
+        index = self.r.data.vectors
+        passage = [float(index.reconstruct(self._pos[e.id]) @ qv) for e in cands]
+        toks = set(tokens(text, drop_stop=False))
+        key = norm_key(text)
+        said = direction_claims(text)
+        fits = []
+        for e, s, p in zip(cands, cos, passage, strict=True):
+            got, total, missing = self.coverage(e, toks, key)
+            fits.append(Fit(e, float(s), p, got, total, len(self.concepts(e)), missing,
+                            contradicts(said, self.claims(e))))
+        return fits
+
+    # -- the check ------------------------------------------------------------------------------
     def check(self, answer: str, *, term: str | None = None, question: str | None = None) -> CheckResult:
         """Grade `answer` against the entry named `term`, or the one retrieved for `question`."""
         if not (answer or "").strip():
             raise EmptyQuery("the answer is empty; write what the term means in your own words")
         if (term is None) == (question is None):
-            raise FintermError("give exactly one of term or question to check an answer against")
+            raise FintermError("give exactly one of --term or --question to check an answer against")
         ref = self.lookup(term) if term is not None else self.reference_for(question)
         if question is not None:  # "…을 뭐라고 해?" may be answered with a bare name
             named = self.r.keys.get(norm_key(answer))
@@ -194,43 +324,29 @@ class Checker:
 
     def named(self, ref: Entry, said: Entry) -> CheckResult:
         """The answer is a glossary name: right if it names `ref` (or an alias of it), else wrong."""
-        right = bool(set().union(*(name_keys(n) for n in ref.names)) & set().union(*(name_keys(n) for n in said.names)))
-        fit = Fit(ref, 1.0 if right else 0.0, 1.0 if right else 0.0, (), 1.0 if right else 0.0)
-        rival = None if right else Fit(said, 1.0, 1.0, (), 1.0)
-        return CheckResult("correct" if right else "incorrect", fit.score, (), ref, fit, rival)
+        ref_keys = set().union(*(name_keys(n) for n in ref.names))
+        if ref_keys & set().union(*(name_keys(n) for n in said.names)):
+            return CheckResult("correct", 1.0, (), ref)
+        return CheckResult("incorrect", 0.0, tuple(c[1] for c in self.concepts(ref)), ref, closer_to=said)
 
     def grade(self, ref: Entry, answer: str) -> CheckResult:
         """Grade `answer` (a description) against entry `ref`."""
-        c = self.config
-        text = mask_names(answer, name_pattern(ref.names), mask="").strip() or answer
-        qv = self.r.embedder.embed_queries([text])[0]
-        rivals = self.rivals(ref, qv)
-        cands = [ref, *rivals]
-        cos = self.definition_vectors(cands) @ qv
-        toks = set(tokens(text, drop_stop=False))
-        key = norm_key(text)
-        fits = [self.fit(e, float(s), toks, key) for e, s in zip(cands, cos, strict=True)]
-        own, rival = fits[0], max(fits[1:], key=lambda f: f.score, default=None)
-        score = own.score
-        if rival is not None:
-            score -= c.rival_weight * max(0.0, rival.score - own.score - c.rival_margin)
-        score = min(1.0, max(0.0, score))
-        verdict = "correct" if score >= c.correct_at else "partial" if score >= c.partial_at else "incorrect"
-        return CheckResult(verdict, score, own.missing, ref, own, rival)
+        fits = self.measure(ref, answer)
+        verdict, score, beaten = judge(fits, self.config)
+        return CheckResult(verdict, score, fits[0].missing, ref, beaten.entry if beaten else None)
 
 
 _CHECKERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def checker_for(retriever, config: CheckConfig | None = None) -> Checker:
-    """The Checker of a retriever (cached per retriever when using the default config)."""
-    if config is not None:
-        return Checker(retriever, config)
+def checker_for(retriever) -> Checker:
+    """The Checker of a retriever with the calibrated settings (cached per retriever)."""
     if retriever not in _CHECKERS:
         _CHECKERS[retriever] = Checker(retriever)
     return _CHECKERS[retriever]
 
 
-def check_answer(retriever, answer: str, *, term: str | None = None, question: str | None = None) -> CheckResult:
+def check_answer(retriever, answer: str, *, term: str | None = None,
+                 question: str | None = None) -> CheckResult:
     """Grade `answer` (see `Checker.check`)."""
     return checker_for(retriever).check(answer, term=term, question=question)

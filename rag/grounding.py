@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from finterm.index.entry import Entry
 from finterm.index.morph import sentences, tokens
@@ -32,13 +33,19 @@ UNSUPPORTED_MARK = "[근거 없음]"
 _MODEL_CITE = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")  # "[1]" or "[1, 2]" the model wrote itself
 
 
-def _pairs(toks: list[str]) -> set[tuple[str, str]]:
+@lru_cache(maxsize=512)
+def _tokens(text: str) -> tuple[str, ...]:
+    # The same definitions are scored against every sentence of an answer: tokenise each once.
+    return tuple(tokens(text))
+
+
+def _pairs(toks: Sequence[str]) -> set[tuple[str, str]]:
     return set(zip(toks, toks[1:], strict=False))
 
 
 def _term_forms(term: str) -> set[str]:
     # Kiwi reads "금융통화위원회" alone as three nouns but "금융통화위원회는" as one: keep every form.
-    return set(tokens(term)) | set(tokens(term + "는")) | {term.replace(" ", "").casefold()}
+    return set(_tokens(term)) | set(_tokens(term + "는")) | {term.replace(" ", "").casefold()}
 
 
 def overlap_scores(sentence: str, definitions: Sequence[str], terms: Sequence[str] = ()) -> list[float]:
@@ -56,7 +63,7 @@ def overlap_scores(sentence: str, definitions: Sequence[str], terms: Sequence[st
     out = []
     for n, d in enumerate(definitions):
         term = _term_forms(terms[n]) if n < len(terms) else set()
-        dtoks = tokens(d)
+        dtoks = _tokens(d)
         dset, dpairs = set(dtoks) | term, _pairs(dtoks)
         spairs = {p for p in _pairs(stoks) if not (set(p) & term)}
         uni = sum(t in dset for t in stoks) / len(stoks)
@@ -68,7 +75,6 @@ def overlap_scores(sentence: str, definitions: Sequence[str], terms: Sequence[st
 def embedding_scores(sentence: str, definitions: Sequence[str], embedder=None) -> list[float]:
     """Cosine of `sentence` (as a query) with each definition (as a passage), best definition sentence."""
     import numpy as np
-
     from finterm.index.embed import make_embedder
 
     embedder = embedder or make_embedder()
@@ -114,13 +120,10 @@ def annotate(answer: str, checked: Sequence[Checked]) -> str:
     out, pos = [], 0
     for c in checked:
         at = clean.find(c.text, pos)
-        if at < 0:  # Kiwi normalised something; fall back to appending in order
-            out.append(" " + c.text)
-            end = pos
-        else:
-            out.append(clean[pos:at + len(c.text)])
-            end = at + len(c.text)
+        if at < 0:  # not expected: Kiwi returns slices of the text; leave such a sentence unmarked
+            continue
+        out.append(clean[pos:at + len(c.text)])
         out.append(" " + "".join(f"[{n}]" for n in c.citations) if c.citations else " " + UNSUPPORTED_MARK)
-        pos = end
+        pos = at + len(c.text)
     out.append(clean[pos:])
     return "".join(out).strip()

@@ -23,10 +23,10 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-
-from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.index.normalize import name_keys, norm_key
+
+from finterm import FintermError
 
 KINDS = ("definition_to_term", "term_to_definition", "wrong_pair")
 MASK = "○○"
@@ -243,7 +243,8 @@ class QuizBank:
             ids = [i, *pairs]
             rng.shuffle(ids)
             answer = ids.index(i)
-            options = [f"{self.entries[j].term}: {self.plain_definition(wrong if j == i else j)}" for j in ids]
+            options = [f"{self.entries[j].term}: {self.plain_definition(wrong if j == i else j)}"
+                       for j in ids]
             explanation = (f"{e.term}: {e.definition}\n(보기 {CIRCLED[answer]}의 설명은 "
                            f"'{self.entries[wrong].term}'의 뜻이다.)")
         else:
@@ -258,15 +259,17 @@ class QuizBank:
         if n < 1:
             raise FintermError(f"n of {n} is too small; ask for 1 question or more")
         if not 0.0 <= difficulty <= 1.0:
-            raise FintermError(f"difficulty of {difficulty} is out of range; use a number from 0 (easy) to 1 (hard)")
+            raise FintermError(f"difficulty of {difficulty} is out of range; use 0 (easy) to 1 (hard)")
         bad = [k for k in kinds if k not in KINDS]
         if bad or not kinds:
-            raise FintermError(f"quiz kind {bad[0] if bad else ''!r} is unknown; use one of {', '.join(KINDS)}")
+            raise FintermError(f"quiz kind {bad[0] if bad else ''!r} is unknown; "
+                               f"use one of {', '.join(KINDS)}")
         pool = list(range(len(self.entries)))
         if category:
             pool = [i for i in pool if self.entries[i].category == category]
             if not pool:
-                raise FintermError(f"no entries in category {category!r}; use one of: {', '.join(self.categories)}")
+                raise FintermError(f"no entries in category {category!r}; "
+                                   f"use one of: {', '.join(self.categories)}")
         rng = random.Random(seed)
         head_ids = [self.pos[t] for t in dict.fromkeys(first or []) if t in self.pos and self.pos[t] in pool]
         rest = [i for i in pool if i not in set(head_ids)]

@@ -30,9 +30,15 @@ class RetrievalConfig:
     w_dense: float = 1.0
     w_bm25: float = 0.6
     w_name: float = 0.7
+    # Share of the question's morphemes found in an entry's defining sentence: descriptive
+    # questions paraphrase that sentence ("유동자산을 유동부채로 나눈 비율" -> 유동비율).
+    w_head: float = 0.6
     rrf_k: int = 20
+    # A name that explains only part of a question is usually a mention, not the subject
+    # ("유동자산을 유동부채로 나눈 비율" asks for 유동비율): its signal is coverage ** name_power.
+    name_power: float = 1.0
     # Abstain when the logistic confidence of the best hit is below this (see `_confidence`).
-    abstain_below: float = 0.5
+    abstain_below: float = 0.6
     modes: tuple[str, ...] = ("name", "bm25", "dense")
 
     def __post_init__(self) -> None:
@@ -46,7 +52,7 @@ class RetrievalConfig:
 # bench/calibrate.py over two features: dense cosine of the best hit, and the IDF-weighted share
 # of the question's morphemes found in the best hits. Off-topic questions have e5 cosines as high
 # as on-topic ones (~0.8), so the lexical share carries most of the signal.
-CONF_WEIGHTS = (-108.08, 123.69, 4.60, 8.21)  # bias, cosine, lexical share, name coverage
+CONF_WEIGHTS = (-110.74, 126.86, 5.09, 9.01)  # bias, cosine, lexical share, name coverage
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,9 @@ class Retriever:
             for t in set(toks):
                 self.df[t] = self.df.get(t, 0) + 1
         self.token_sets = [set(t) for t in data.tokens]
+        from finterm.index.morph import tokens_many
+
+        self.head_sets = [set(t) for t in tokens_many([e.defining_sentence() for e in self.entries])]
         self._pos = {e.id: i for i, e in enumerate(self.entries)}
         self.keys: dict[str, list[int]] = {}
         for i, e in enumerate(self.entries):
@@ -165,9 +174,10 @@ class Retriever:
             found = contained_keys(qkey, self.keys)
             # How much of the question the names explain: "LTV 규제" 0.6, "A와 B의 차이" ~0.9.
             explained = min(1.0, sum(map(len, found)) / max(1, len(core_key)))
+            signal = explained ** cfg.name_power
             for key in found:
                 for i in self.keys[key]:
-                    name_scores[i] = max(name_scores.get(i, 0.0), explained)
+                    name_scores[i] = signal
             if not exact and len(core_key) <= 20:
                 near = self.typos.near(core_key)
                 for rank, (key, sim) in enumerate(near):
@@ -192,6 +202,10 @@ class Retriever:
             dense = {int(i): float(s) for s, i in zip(scores, ids, strict=True) if i >= 0}
 
         fused = self._fuse(name_scores, bm25_scores, dense)
+        if cfg.w_head and qtoks and cfg.fusion == "weighted":
+            total = sum(self._idf(t) for t in qtoks)
+            for i in fused:
+                fused[i] += cfg.w_head * sum(self._idf(t) for t in qtoks if t in self.head_sets[i]) / total
         order = sorted(fused, key=lambda i: -fused[i])
         if cfg.fusion == "weighted" and order:
             top = fused[order[0]]
@@ -210,7 +224,7 @@ class Retriever:
         top_ids = [self._pos[h.entry.id] for h in hits[:3]]
         cosine = max((dense.get(i, 0.0) for i in top_ids[:1]), default=0.0)
         share = self.lexical_share(qtoks, top_ids)
-        named = name_scores.get(top_ids[0], 0.0) if top_ids else 0.0
+        named = max(0.0, name_scores.get(top_ids[0], 0.0)) if top_ids else 0.0
         confidence = 1.0 if exact or promoted else self._confidence(cosine, share, named)
         abstained = confidence < cfg.abstain_below or not hits
         suggestions = list(dict.fromkeys(typo_terms))
@@ -225,7 +239,7 @@ class Retriever:
         cfg = self.config
         bm25_top = [int(i) for i in np.argsort(-bm25)[:POOL] if bm25[i] > 0]
         lists = {
-            "name": sorted(name, key=lambda i: -name[i]),
+            "name": sorted((i for i in name if name[i] > 0), key=lambda i: -name[i]),
             "bm25": bm25_top,
             "dense": sorted(dense, key=lambda i: -dense[i]),
         }
@@ -241,7 +255,7 @@ class Retriever:
         dvals = list(dense.values())
         dlo = min(dvals) if dvals else 0.0
         dhi = max(dvals) if dvals else 1.0
-        for i in set().union(*lists.values()):
+        for i in set().union(*lists.values(), name):
             s = cfg.w_name * name.get(i, 0.0)
             if bmax > 0:
                 s += cfg.w_bm25 * float(bm25[i]) / bmax

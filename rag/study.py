@@ -68,8 +68,8 @@ class Attempt:
     @classmethod
     def from_question(cls, q, chosen: int) -> Attempt:
         """The attempt of answering quiz question `q` (finterm.rag.quiz.Question) with option `chosen`."""
-        return cls(term_id=q.term_id, term=q.term, correct=chosen == q.answer, category=q.category, kind=q.kind,
-                   question_id=q.id, chosen=chosen, answer=q.answer, prompt=q.prompt,
+        return cls(term_id=q.term_id, term=q.term, correct=chosen == q.answer, category=q.category,
+                   kind=q.kind, question_id=q.id, chosen=chosen, answer=q.answer, prompt=q.prompt,
                    chosen_text=q.options[chosen] if 0 <= chosen < len(q.options) else "",
                    answer_text=q.options[q.answer], explanation=q.explanation, source=q.source)
 
@@ -154,8 +154,8 @@ class StudyDB:
         a = attempt
         with self.transaction():
             self.db.execute(
-                "INSERT INTO attempts (at, session, term_id, term, category, kind, question_id, chosen, answer, "
-                "correct) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO attempts (at, session, term_id, term, category, kind, question_id, chosen, "
+                "answer, correct) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (now, session, a.term_id, a.term, a.category, a.kind, a.question_id, a.chosen, a.answer,
                  int(a.correct)))
             row = self.db.execute("SELECT box, seen, correct, wrong FROM boxes WHERE term_id=?",
@@ -166,13 +166,15 @@ class StudyDB:
             self.db.execute(
                 "INSERT INTO boxes VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(term_id) DO UPDATE SET "
                 "term=excluded.term, category=excluded.category, box=excluded.box, due=excluded.due, "
-                "seen=excluded.seen, correct=excluded.correct, wrong=excluded.wrong, last_at=excluded.last_at",
+                "seen=excluded.seen, correct=excluded.correct, wrong=excluded.wrong, "
+                "last_at=excluded.last_at",
                 (a.term_id, a.term, a.category, box, due, seen + 1, right + int(a.correct),
                  wrong + int(not a.correct), now))
             if not a.correct:
                 self.db.execute(
                     "INSERT INTO notebook VALUES (?,?,?,?,?,?,?,?,1,?,0) ON CONFLICT(term_id) DO UPDATE SET "
-                    "prompt=excluded.prompt, chosen_text=excluded.chosen_text, answer_text=excluded.answer_text, "
+                    "prompt=excluded.prompt, chosen_text=excluded.chosen_text, "
+                    "answer_text=excluded.answer_text, "
                     "explanation=excluded.explanation, source=excluded.source, wrong=notebook.wrong + 1, "
                     "last_wrong_at=excluded.last_wrong_at, resolved=0",
                     (a.term_id, a.term, a.category, a.prompt, a.chosen_text, a.answer_text, a.explanation,
@@ -214,8 +216,8 @@ class StudyDB:
             "last_wrong_at, resolved FROM notebook"
         if not include_resolved:
             q += " WHERE resolved=0"
-        cols = ("term_id", "term", "category", "prompt", "chosen_text", "answer_text", "explanation", "source",
-                "wrong", "last_wrong_at", "resolved")
+        cols = ("term_id", "term", "category", "prompt", "chosen_text", "answer_text", "explanation",
+                "source", "wrong", "last_wrong_at", "resolved")
         rows = self.db.execute(q + " ORDER BY last_wrong_at DESC, term_id").fetchall()
         return [dict(zip(cols, r, strict=True)) for r in rows]
 

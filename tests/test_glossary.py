@@ -82,3 +82,17 @@ def test_covers_the_dev_questions_terms(rows):
         if q["expect"] and not any(norm_key(t) in known for t in q["expect"]):
             missing.append(q["q"])
     assert missing == []
+
+
+@pytest.mark.parametrize("name", ["termlist_study700.txt", "termlist_bok_crawl.txt"])
+def test_covers_the_public_term_lists(rows, name):
+    """Nearly every term Korean learners look up (two public lists) has an entry or alias."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / name
+    if not path.is_file():
+        pytest.skip("shared term lists not present")
+    known = {k for r in rows for n in [r["term"], *r["aliases"]] for k in name_keys(n)}
+    terms = [t.strip() for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
+    found = [t for t in terms if any(k in known for p in re.split(r"/(?![^(]*\))", t) for k in name_keys(p))]
+    assert len(found) / len(terms) >= 0.98, sorted(set(terms) - set(found))[:20]

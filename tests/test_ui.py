@@ -97,6 +97,14 @@ def test_answer_markers_match_the_cards_for_two_terms(small_index, monkeypatch):
     assert "주택담보대출비율" in cards[0] and "총부채상환비율" in cards[1]
 
 
+def test_a_source_card_opens_its_entry_in_the_glossary(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "GNI가 뭐야?")
+    at.button(key="open-0-1").click().run()
+    assert not at.exception
+    assert at.title[0].value == "용어 사전" and at.subheader[0].value == "국민총소득"
+    assert any("GNI" in md.value for md in at.markdown)
+
+
 def test_history_is_kept_across_questions(small_index, monkeypatch):
     at = ask(open_app(small_index, monkeypatch), "GDP")
     ask(at, "인플레이션")
@@ -116,6 +124,15 @@ def test_abstained_question_says_not_in_glossary_and_suggestions_ask_again(small
     assert len(at.chat_message) == 4
     assert texts(at)[0] == "축구 경기 규칙 알려줘" and term in texts(at)  # the suggestion was asked
     assert card_numbers(at) == [1]  # ... and answered, with its source card
+
+
+def test_typo_is_answered_and_offers_did_you_mean(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "인풀레이션")
+    assert any(md.value.startswith("**\\[1\\] 인플레이션**") for md in at.markdown)
+    maybe = [b for b in at.button if b.key and b.key.startswith("maybe-0-")]
+    assert [b.label for b in maybe][:1] == ["인플레이션"]
+    maybe[-1].click().run()
+    assert len(at.chat_message) == 4 and texts(at).count(maybe[-1].label) >= 1
 
 
 def test_blank_question_is_a_one_line_error_not_a_crash(small_index, monkeypatch):
@@ -141,13 +158,14 @@ def test_switching_generator_shows_the_qlora_status_and_never_hides_the_fallback
 
     at = open_app(small_index, monkeypatch)
     assert not at.sidebar.error
+    at.session_state["qlora_adapter"] = "finterm-tests/never-cached-adapter"  # hub id; HF_HUB_OFFLINE set
     at.sidebar.radio(key="generator").set_value("qlora").run()
     assert not at.exception
-    adapter = at.sidebar.text_input(key="qlora_adapter").value
-    status, why = state.qlora_status(adapter, "")
-    assert status == "not available" and why  # no generator module, or no GPU/model offline
+    status, why = state.qlora_status("finterm-tests/never-cached-adapter", "")
+    assert status == "not available" and "not in the local Hugging Face cache" in why
     errors = [e.value for e in at.sidebar.error]
     assert errors and errors[0].startswith("qlora: not available: ")
+    assert "never\\-cached\\-adapter" in errors[0]
     ask(at, "기준금리가 뭐야?")  # still answered — from the definitions, and it says so
     label = next(c.value for c in at.caption if "생성기" in c.value)
     assert "extractive" in label and "qlora" in label
@@ -244,3 +262,36 @@ def test_launch_rejects_a_missing_index_and_a_bad_port(tmp_path):
     cmd = streamlit_command("127.0.0.1", 8765)
     assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("app.py")
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1" and "--server.headless" in cmd
+
+
+@pytest.fixture(scope="module")
+def tiny_qlora(tmp_path_factory) -> Path:
+    """A tiny 4-bit-loadable GPT-NeoX + LoRA adapter built here (tests/tiny_qlora.py); returns the adapter."""
+    from tiny_qlora import build_tiny_qlora
+
+    _, adapter = build_tiny_qlora(tmp_path_factory.mktemp("tiny-qlora"))
+    return adapter
+
+
+def test_qlora_generator_loads_streams_cites_and_marks_unsupported(small_index, tiny_qlora, monkeypatch):
+    from tiny_qlora import SUPPORTED, UNRELATED
+
+    at = open_app(small_index, monkeypatch)
+    at.session_state["qlora_adapter"] = str(tiny_qlora)
+    at.session_state["qlora_greedy"] = True
+    at.sidebar.radio(key="generator").set_value("qlora").run()
+    assert not at.exception, at.exception
+    status = [s.value for s in at.sidebar.success]
+    assert status and status[0].startswith("qlora: loaded — cpu · nf4 · ")
+    ask(at, "기준금리가 뭐야?")
+    assert not at.exception, at.exception
+    turn = at.session_state["chat"][-1]["answer"]
+    assert turn.generator == "qlora" and turn.streamed  # shown piece by piece while generated
+    label = next(c.value for c in at.caption if "생성기" in c.value)
+    assert "qlora" in label and "extractive" not in label
+    body = next(md.value for md in at.markdown if "orange-background" in md.value)
+    plain = body.replace("\\", "")
+    assert plain.startswith(f"{SUPPORTED} [1] ")  # the copied sentence is cited, not marked
+    assert f":orange-background[⚠ {UNRELATED}]" in plain  # the unrelated one is marked
+    assert card_numbers(at) == [1]
+    assert any("unsupported" in c.value for c in at.caption)

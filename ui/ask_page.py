@@ -1,8 +1,9 @@
 """질문하기: ask in a chat, get an answer with numbered source cards; history lives in the session.
 
-Answers come from `finterm.api.ask` (the CLI's function). A qlora answer streams token by token
-through `finterm.ui.stream`; an extractive one appears at once. An abstained question shows
-"not in the glossary" and its suggestions as buttons that ask again.
+Extractive answers come from `finterm.api.ask` (the CLI's function) and appear at once. A qlora
+answer is `Retriever.search` + `grounded_answer`, as `finterm ask --stream` does: its words are
+shown (as text) while the model writes them, then the checked answer with its [n] marks replaces
+them. An abstained question shows "not in the glossary" and its suggestions as buttons that ask again.
 """
 
 from __future__ import annotations
@@ -38,10 +39,33 @@ def show_answer(answer, idx: int, *, requested: str, why_not: str = "") -> None:
     else:
         render.answer_body(answer, render.support_threshold())
         render.source_cards(answer, key=str(idx), on_open=open_entry)
+        if answer.suggestions and answer.hits and answer.hits[0].match != "exact":
+            cols = st.columns([1, *[1] * len(answer.suggestions[:4])], vertical_alignment="center")
+            cols[0].caption("혹시 이 용어? (did you mean)")
+            for j, term in enumerate(answer.suggestions[:4]):
+                cols[j + 1].button(esc(term), key=f"maybe-{idx}-{j}", on_click=ask_again, args=(term,))
     label = f"생성기: {answer.generator}"
     if requested != answer.generator and why_not:
         label += f" (선택: {requested} — {why_not})"
     st.caption(esc(label) + f" · 근거 {len(answer.citations)}개")
+
+
+def ask_streaming(retriever, question: str, *, k: int, generator):
+    """The grounded qlora answer, its text drawn piece by piece while the model writes it."""
+    from finterm.rag.grounded import grounded_answer
+
+    result = retriever.search(question, k=k)
+    live = st.empty()
+    shown: list[str] = []
+
+    def on_text(piece: str) -> None:
+        shown.append(piece)
+        live.text("".join(shown) + " ▌")
+
+    with st.spinner("답변을 쓰는 중… (qlora)"):
+        answer = grounded_answer(result, generator, on_text=on_text)
+    live.empty()
+    return answer
 
 
 def page() -> None:
@@ -72,8 +96,6 @@ def page() -> None:
     with st.chat_message("assistant"):
         try:
             if settings.generator is not None:
-                from finterm.ui.stream import ask_streaming
-
                 answer = ask_streaming(retriever, question, k=settings.k, generator=settings.generator)
             else:
                 answer = ask(retriever, question, k=settings.k)

@@ -36,11 +36,16 @@ def matches(retriever, query: str, category: str) -> tuple[list, list, tuple[str
 
     from finterm import FintermError
 
-    entries = [e for e in retriever.entries if category == ALL or (e.category or "-") == category]
+    entries = sorted((e for e in retriever.entries if category == ALL or (e.category or "-") == category),
+                     key=lambda e: e.term)
     key = norm_key(query)
     if not key:
         return entries, [], ()
-    named = [e for e in entries if any(key in norm_key(n) for n in e.names)]
+    # Listed like a dictionary: the name itself, then names starting with it, then the rest.
+    place = {e.id: min(0 if norm_key(n) == key else 1 if norm_key(n).startswith(key) else 2
+                       for n in e.names if key in norm_key(n))
+             for e in entries if any(key in norm_key(n) for n in e.names)}
+    named = sorted((e for e in entries if e.id in place), key=lambda e: (place[e.id], e.term))
     try:
         result = retriever.search(query, k=10)
     except FintermError:

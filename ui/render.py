@@ -23,7 +23,8 @@ def esc(text: str) -> str:
     """`text` as markdown that renders literally: punctuation escaped, line breaks kept."""
     text = _AUTOLINK.sub("\u200b", _SHORTCODE.sub(":\u200b", str(text)))
     text = _PUNCT.sub(r"\\\1", text)
-    lines = [line.lstrip(" \t") for line in text.split("\n")]  # leading spaces would make code blocks
+    first, *rest = text.split("\n")
+    lines = [re.sub(r"^[ \t]+", " ", first)] + [line.lstrip(" \t") for line in rest]  # no code blocks
     return "  \n".join(lines)
 
 

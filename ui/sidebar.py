@@ -36,30 +36,34 @@ def index_info(retriever) -> None:
     if files:
         st.caption("파일: " + esc(", ".join(files)))
     st.markdown(f"**임베더** {esc(m.get('embedder', '?'))} · {m.get('dim', '?')}차원")
-    st.markdown(f"**생성 시각** {esc(m.get('built_at', '?'))}")
+    st.markdown(f"**생성 시각** {esc(str(m.get('built_at', '?')).replace('T', ' '))}")
 
 
 def qlora_controls() -> tuple[object | None, str]:
     """Adapter/base fields and the model's status; loads the model once when it is first picked."""
-    adapter = st.text_input("어댑터 (adapter: hub id 또는 폴더)", value=state.default_adapter(),
-                            key="qlora_adapter").strip()
-    base = st.text_input("베이스 모델 (base: 비우면 어댑터 설정에서)", value="", key="qlora_base").strip()
-    status, detail = state.qlora_status(adapter, base)
+    st.session_state.setdefault("qlora_adapter", state.default_adapter())
+    adapter = st.text_input("어댑터 (adapter: hub id 또는 폴더)", key="qlora_adapter").strip()
+    base = st.text_input("베이스 모델 (base: 비우면 어댑터 설정에서)", key="qlora_base").strip()
+    greedy = st.checkbox("greedy (같은 질문에 같은 답)", key="qlora_greedy")
+    choice = (adapter, base, greedy)
+    status, detail = state.qlora_status(*choice)
     gen = None
     if status == "not loaded":
         with st.spinner("qlora: loading… (처음에는 몇 분 걸립니다)"):
-            gen = state.load_qlora(adapter, base)
-        status, detail = state.qlora_status(adapter, base)
+            gen = state.load_qlora(*choice)
+        status, detail = state.qlora_status(*choice)
     elif status == "loaded":
-        gen = state.load_qlora(adapter, base)
+        gen = state.load_qlora(*choice)
     if status == "loaded":
         st.success(f"qlora: loaded — {esc(detail)}")
+        if detail.startswith("cpu"):
+            st.caption("CUDA GPU가 없어 CPU에서 실행합니다 — 큰 모델은 매우 느립니다.")
     elif status == "loading":
         st.info("qlora: loading… (다른 세션에서 불러오는 중)")
     else:
         st.error(f"qlora: not available: {esc(detail)}")
         if state.qlora_module()[0] is not None:
-            st.button("다시 시도", key="qlora_retry", on_click=state.forget_failure, args=(adapter, base))
+            st.button("다시 시도", key="qlora_retry", on_click=state.forget_failure, args=choice)
     return gen, "" if gen is not None else f"qlora {status}: {detail}".strip(": ")
 
 

@@ -18,7 +18,7 @@ from finterm.ui.launch import INDEX_ENV
 DEFAULT_ADAPTER = "SGEcon/polyglot-ko-5.8b_fin_v4"
 
 _lock = threading.Lock()
-_qlora_status: dict[tuple[str, str], tuple[str, str]] = {}  # (adapter, base) -> (state, detail)
+_qlora_status: dict[tuple, tuple[str, str]] = {}  # (adapter, base, greedy) -> (state, detail)
 
 
 def index_path() -> str | None:
@@ -55,64 +55,77 @@ def qlora_module():
 
 def default_adapter() -> str:
     mod, _ = qlora_module()
-    return getattr(mod, "DEFAULT_ADAPTER", DEFAULT_ADAPTER) if mod else DEFAULT_ADAPTER
+    return mod.DEFAULT_ADAPTER if mod else DEFAULT_ADAPTER
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _load_qlora(adapter: str, base: str):
+def _load_qlora(adapter: str, base: str, greedy: bool):
+    """The qlora generator with its model loaded (the CLI's `generator_from_args`, seed defaults)."""
     from finterm.rag.generate import generator_from_args
 
-    args = argparse.Namespace(generator="qlora", adapter=adapter or None, base_model=base or None,
-                              greedy=False, max_new_tokens=None, temperature=None, top_p=None,
-                              top_k=None, stream=True)
-    return generator_from_args(args)
+    args = argparse.Namespace(adapter=adapter or None, base_model=base or None, greedy=greedy,
+                              max_new_tokens=None, temperature=None, top_p=None, top_k=None, stream=False)
+    gen = generator_from_args(args)
+    gen.loaded  # noqa: B018 - load now, not in the middle of the first answer
+    return gen
 
 
-def qlora_status(adapter: str, base: str) -> tuple[str, str]:
-    """("loaded" | "loading" | "not available" | "not loaded", detail) for this adapter/base pair."""
+def _no_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return True
+    return not torch.cuda.is_available()
+
+
+def qlora_status(adapter: str, base: str, greedy: bool = False) -> tuple[str, str]:
+    """("loaded" | "loading" | "not available" | "not loaded", detail) for this model choice."""
     mod, why = qlora_module()
     if mod is None:
         return "not available", why
     with _lock:
-        return _qlora_status.get((adapter, base), ("not loaded", ""))
+        return _qlora_status.get((adapter, base, greedy), ("not loaded", ""))
 
 
-def load_qlora(adapter: str, base: str):
+def load_qlora(adapter: str, base: str, greedy: bool = False):
     """The qlora generator for adapter/base, loading it now if needed; None if it cannot be had.
 
-    Returns at once with None while another session is loading the same pair.
+    Returns at once with None while another session is loading the same model.
     """
-    state, _ = qlora_status(adapter, base)
+    key = (adapter, base, greedy)
+    state, _ = qlora_status(*key)
     if state in ("not available", "loading"):
         return None
     if state == "loaded":
-        return _load_qlora(adapter, base)
+        return _load_qlora(*key)
     with _lock:
-        _qlora_status[(adapter, base)] = ("loading", "")
+        _qlora_status[key] = ("loading", "")
     try:
-        gen = _load_qlora(adapter, base)
+        gen = _load_qlora(*key)
     except Exception as exc:  # noqa: BLE001 - any failure is shown as "not available: why"
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if _no_cuda():
+            detail += " — and there is no CUDA GPU here (on the CPU it would be slow)"
         with _lock:
-            _qlora_status[(adapter, base)] = ("not available", detail)
+            _qlora_status[key] = ("not available", detail)
         return None
+    except BaseException:  # the session went away mid-load: let the next one try again
+        with _lock:
+            _qlora_status.pop(key, None)
+        raise
     with _lock:
-        _qlora_status[(adapter, base)] = ("loaded", describe(gen))
+        _qlora_status[key] = ("loaded", describe(gen))
     return gen
 
 
-def forget_failure(adapter: str, base: str) -> None:
-    """Let the next run try loading adapter/base again."""
+def forget_failure(adapter: str, base: str, greedy: bool = False) -> None:
+    """Let the next run try loading this model again."""
     with _lock:
-        if _qlora_status.get((adapter, base), ("",))[0] == "not available":
-            del _qlora_status[(adapter, base)]
+        if _qlora_status.get((adapter, base, greedy), ("",))[0] == "not available":
+            del _qlora_status[(adapter, base, greedy)]
 
 
 def describe(gen) -> str:
-    """One line about a loaded generator: device, quantisation, base and adapter when it says them."""
-    info = getattr(gen, "info", None)
-    info = info() if callable(info) else info
-    if not isinstance(info, dict):
-        return getattr(gen, "name", "qlora")
-    keys = ("device", "quantization", "base", "adapter")
-    return " · ".join(str(info[k]) for k in keys if info.get(k))
+    """One line about a loaded generator: device, quantisation, base and adapter."""
+    info = gen.model_info()
+    return " · ".join(str(info[k]) for k in ("device", "quantization", "base", "adapter") if info.get(k))

@@ -1,0 +1,228 @@
+"""Study progress: the Leitner schedule, review order, the error notebook, crashes and concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from finterm import FintermError
+from finterm.cli import main
+from finterm.rag.study import DAY, INTERVAL_DAYS, Attempt, StudyDB
+
+T0 = 1_700_000_000.0
+
+
+def attempt(term_id: str, correct: bool, category: str = "거시경제") -> Attempt:
+    return Attempt(term_id=term_id, term=f"용어{term_id}", correct=correct, category=category, kind="definition_to_term",
+                   prompt="다음 설명에 해당하는 용어는?", chosen_text="틀린 보기", answer_text="맞는 보기",
+                   explanation=f"용어{term_id}: 정의", source="테스트")
+
+
+def counts(path: Path) -> tuple[int, int, str]:
+    with sqlite3.connect(path) as db:
+        n = db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+        seen = db.execute("SELECT COALESCE(SUM(seen), 0) FROM boxes").fetchone()[0]
+        ok = db.execute("PRAGMA integrity_check").fetchone()[0]
+    return n, seen, ok
+
+
+def test_leitner_boxes_move_up_on_right_and_back_to_one_on_wrong(tmp_path):
+    with StudyDB(tmp_path / "s.sqlite") as db:
+        box = db.record(attempt("a", True), now=T0)
+        assert (box.box, box.due) == (2, T0 + INTERVAL_DAYS[2] * DAY)
+        for n, expected in enumerate((3, 4, 5, 5), 1):
+            box = db.record(attempt("a", True), now=T0 + n)
+            assert box.box == expected and box.due == T0 + n + INTERVAL_DAYS[expected] * DAY
+        box = db.record(attempt("a", False), now=T0 + 10)
+        assert (box.box, box.due, box.seen, box.correct, box.wrong) == (1, T0 + 10, 6, 5, 1)
+        assert db.box("a") == box
+
+
+def test_review_queue_due_first_then_weak_never_unseen(tmp_path):
+    with StudyDB(tmp_path / "s.sqlite") as db:
+        db.record(attempt("right", True), now=T0)  # box 2, due in 2 days
+        db.record(attempt("missed", False), now=T0)  # box 1, due now
+        for k in range(3):
+            db.record(attempt("shaky", True), now=T0 + k)  # box 4 …
+        db.record(attempt("shaky", False), now=T0 + 5)  # … and back to 1
+        db.record(attempt("shaky", True), now=T0 + 6)  # box 2, not due for 2 days, 1 miss in 5
+        db.record(attempt("weak", False), now=T0)
+        db.record(attempt("weak", True), now=T0 + 7)  # box 2, 1 miss in 2: weaker than shaky
+        assert db.review_queue(now=T0 + 8) == ["missed", "weak", "shaky"]
+        assert db.review_queue(now=T0 + 3 * DAY)[:1] == ["missed"]  # all due now; lowest box first
+        assert set(db.review_queue(now=T0 + 3 * DAY)) == {"missed", "right", "weak", "shaky"}
+        assert db.review_queue(["weak", "right"], now=T0 + 8) == ["weak"]
+
+
+def test_notebook_and_progress(tmp_path):
+    with StudyDB(tmp_path / "s.sqlite") as db:
+        db.record(attempt("a", False, "미시경제"), now=T0)
+        db.record(attempt("a", False, "미시경제"), now=T0 + 1)
+        db.record(attempt("b", True, "거시경제"), now=T0 + 2)
+        db.record(attempt("c", False, "거시경제"), now=T0 + 3)
+        db.record(attempt("c", True, "거시경제"), now=T0 + 4)
+        book = db.notebook()
+        assert [x["term_id"] for x in book] == ["a"] and book[0]["wrong"] == 2
+        assert book[0]["chosen_text"] == "틀린 보기" and book[0]["explanation"].startswith("용어a")
+        assert {x["term_id"] for x in db.notebook(include_resolved=True)} == {"a", "c"}
+        p = db.progress(now=T0 + 5)
+        assert (p["attempts"], p["correct"], p["notebook"]) == (5, 2, 1)
+        cats = {c["category"]: c for c in p["categories"]}
+        assert cats["미시경제"]["accuracy"] == 0 and cats["거시경제"]["attempts"] == 3
+        assert p["weakest"][0]["term_id"] == "a"
+        assert sum(p["boxes"].values()) == 3
+
+
+def test_progress_survives_reopening_and_rejects_a_foreign_file(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with StudyDB(path) as db:
+        db.record(attempt("a", True), now=T0)
+    with StudyDB(path) as db:
+        assert db.attempts_count() == 1 and db.box("a").box == 2
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(FintermError, match="move the file away"):
+        StudyDB(bad)
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from finterm.rag.study import Attempt, StudyDB
+    path, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    db = StudyDB(path)
+    def a(k):
+        return Attempt(term_id=f"t{k % 7}", term=f"용어{k % 7}", correct=k % 3 != 0, category="c")
+    if mode == "hang":  # commit n answers, then hang inside the write of answer n+1
+        for k in range(n):
+            db.record(a(k))
+        def trace(stmt):
+            if stmt.startswith("INSERT INTO boxes"):
+                print("in-flight", flush=True)
+                time.sleep(60)
+        db.db.set_trace_callback(trace)
+        db.record(a(n))
+    else:  # many answers as fast as possible, reporting each commit
+        for k in range(n):
+            db.record(a(k), session=mode)
+            print(k + 1, flush=True)
+""")
+
+
+def run_child(tmp_path: Path, *args: str) -> subprocess.Popen:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD, encoding="utf-8")
+    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ})
+
+
+def test_kill_inside_a_write_loses_only_that_answer(tmp_path):
+    path = tmp_path / "s.sqlite"
+    child = run_child(tmp_path, str(path), "hang", "25")
+    assert child.stdout.readline().strip() == "in-flight"  # the attempt row is written, not committed
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+    assert counts(path) == (25, 25, "ok")
+    with StudyDB(path) as db:  # opens clean: no stale lock, and the next answer is stored
+        db.record(attempt("t1", True))
+        assert db.attempts_count() == 26
+
+
+def test_kill_at_a_random_moment_keeps_every_committed_answer(tmp_path):
+    path = tmp_path / "s.sqlite"
+    child = run_child(tmp_path, str(path), "fast", "100000")
+    done = 0
+    while done < 150:
+        done = int(child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+    n, seen, ok = counts(path)
+    assert ok == "ok" and n == seen and done <= n <= done + 2  # a line or two may be unread in the pipe
+
+
+def test_two_writers_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "s.sqlite"
+    StudyDB(path).close()
+    a = run_child(tmp_path, str(path), "one", "150")
+    b = run_child(tmp_path, str(path), "two", "150")
+    for child in (a, b):
+        child.stdout.read()
+        assert child.wait(timeout=300) == 0
+    assert counts(path) == (300, 300, "ok")
+    with sqlite3.connect(path) as db:
+        assert dict(db.execute("SELECT session, COUNT(*) FROM attempts GROUP BY session")) == {"one": 150, "two": 150}
+
+
+def test_cli_quiz_records_progress_and_exports(small_index, tmp_path, capsys, monkeypatch):
+    import io
+
+    questions = json.loads(_run_json(["quiz", "--n", "3", "--seed", "4", "--json", "--index", str(small_index)],
+                                     capsys))["questions"]
+    # right on question 1; on question 2 first an invalid "9" (asked again), then a wrong option; then quit
+    answers = f"{questions[0]['answer'] + 1}\n9\n{(questions[1]['answer'] + 1) % 5 + 1}\nq\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(answers))
+    assert main(["quiz", "--n", "3", "--seed", "4", "--index", str(small_index)]) == 0
+    out = capsys.readouterr().out
+    assert "정답입니다" in out and "오답입니다" in out and "출처: 테스트 용어집" in out
+    progress = json.loads(_run_json(["progress", "--json", "--notebook"], capsys))
+    assert (progress["attempts"], progress["correct"], progress["notebook"]) == (2, 1, 1)
+    assert progress["notebook_entries"][0]["term_id"] == questions[1]["term_id"]
+    review = json.loads(_run_json(["quiz", "--n", "1", "--review", "--json", "--index", str(small_index)], capsys))
+    assert review["questions"][0]["term_id"] == questions[1]["term_id"]  # the missed term comes back first
+
+    apkg, csv_path = tmp_path / "deck.apkg", tmp_path / "cards.csv"
+    assert main(["export", "anki", "--out", str(apkg), "--index", str(small_index)]) == 0
+    assert main(["export", "--format", "csv", "--out", str(csv_path), "--notebook", "--index", str(small_index)]) == 0
+    assert anki_notes(apkg, tmp_path)[0] == 20
+    assert csv_path.read_text(encoding="utf-8-sig").count("\n") == 2  # header + the one missed term
+    assert main(["export", "--out", str(tmp_path / "x.txt"), "--index", str(small_index)]) == 1
+    assert main(["export", "anki", "--format", "csv", "--out", str(apkg), "--index", str(small_index)]) == 2
+
+
+def _run_json(argv, capsys) -> str:
+    capsys.readouterr()
+    assert main(argv) == 0
+    return capsys.readouterr().out
+
+
+def anki_notes(apkg: Path, tmp_path: Path) -> tuple[int, list[tuple[str, str]]]:
+    """(number of notes, [(fields, tags)]) read with nothing but zipfile and sqlite3."""
+    with zipfile.ZipFile(apkg) as z:
+        assert "collection.anki2" in z.namelist()
+        z.extract("collection.anki2", tmp_path / "unz")
+    with sqlite3.connect(tmp_path / "unz" / "collection.anki2") as db:
+        rows = db.execute("SELECT flds, tags FROM notes").fetchall()
+        cards = db.execute("SELECT COUNT(*) FROM cards").fetchone()[0]
+    assert cards == len(rows)
+    return len(rows), rows
+
+
+def test_anki_and_csv_export_contents(retriever, tmp_path):
+    import csv
+
+    from finterm.rag.export import export
+
+    assert export(retriever.entries, tmp_path / "d.apkg") == 20
+    n, rows = anki_notes(tmp_path / "d.apkg", tmp_path)
+    assert n == 20
+    fields = {r[0].split("\x1f")[0]: (r[0].split("\x1f"), r[1].split()) for r in rows}
+    flds, tags = fields["한계비용"]
+    assert flds[2].startswith("생산량을 한 단위 더") and flds[3] == "테스트 용어집" and tags == ["미시경제"]
+    assert fields["기준금리"][1] == ["통화·중앙은행"]
+    # exporting again gives the same note ids, so Anki updates cards instead of duplicating them
+    export(retriever.entries, tmp_path / "e.apkg")
+    assert sorted(r[0] for r in anki_notes(tmp_path / "e.apkg", tmp_path / "2")[1]) == sorted(r[0] for r in rows)
+
+    assert export(retriever.entries[:5], tmp_path / "c.csv") == 5
+    with (tmp_path / "c.csv").open(encoding="utf-8-sig", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 5 and table[0]["term"] == "인플레이션" and table[0]["source"] == "테스트 용어집"
+    assert "\n" not in table[0]["aliases"]
