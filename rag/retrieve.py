@@ -219,7 +219,13 @@ class Retriever:
         if is_difference_question(text):
             named = [h for h in hits if name_scores.get(self._pos[h.entry.id], 0) > 0]
             if len(named) >= 2:
-                hits = named[:2] + [h for h in hits if h not in named[:2]]
+                def position(h: Hit) -> int:  # keep the order the question names them in
+                    found = [qkey.find(k) for n in h.entry.names for k in name_keys(n) if k in qkey]
+                    return min(found, default=len(qkey))
+
+                top_score = max(h.score for h in named[:2])
+                pair = [Hit(h.entry, top_score, h.match) for h in sorted(named[:2], key=position)]
+                hits = pair + [h for h in hits if h.entry.id not in {p.entry.id for p in pair}]
 
         top_ids = [self._pos[h.entry.id] for h in hits[:3]]
         cosine = max((dense.get(i, 0.0) for i in top_ids[:1]), default=0.0)
@@ -228,7 +234,7 @@ class Retriever:
         confidence = 1.0 if exact or promoted else self._confidence(cosine, share, named)
         abstained = confidence < cfg.abstain_below or not hits
         suggestions = list(dict.fromkeys(typo_terms))
-        if abstained:
+        if abstained and (share >= 0.5 or named > 0):  # near misses are worth offering; noise is not
             suggestions = list(dict.fromkeys(suggestions + [h.entry.term for h in hits[:3]]))[:5]
         return SearchResult(query=text, hits=() if abstained else tuple(hits[:k]), abstained=abstained,
                             suggestions=tuple(suggestions[:5]), truncated=truncated, confidence=confidence,

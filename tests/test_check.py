@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from finterm.rag.check import check_answer, contradicts, direction_claims
+from finterm.rag.query import EmptyQuery
 
 from finterm import FintermError
 from finterm.cli import main
-from finterm.rag.check import check_answer, contradicts, direction_claims
-from finterm.rag.query import EmptyQuery
 
 
 @pytest.mark.parametrize("term, answer", [
@@ -50,7 +50,8 @@ def test_direction_claims_catch_opposites():
     assert ref == {("소득", "+"), ("수요", "-")}
     assert contradicts(direction_claims("소득이 늘면 수요량도 늘어나는 재화"), ref)
     assert not contradicts(direction_claims("소득이 증가하면 수요가 감소하는 재화"), ref)
-    assert direction_claims("과세표준이 커질수록 더 높은 세율을 매긴다") == {("과세", "+"), ("표준", "+"), ("세율", "+")}
+    claims = direction_claims("과세표준이 커질수록 더 높은 세율을 매긴다")  # 높은 세율: the adjective's noun
+    assert claims == {("과세", "+"), ("표준", "+"), ("세율", "+")}
 
 
 def test_missing_concepts_come_from_the_reference(retriever):
@@ -80,7 +81,8 @@ def test_bad_input_is_a_one_line_error(retriever):
 
 
 def test_check_json_contract_and_exit_codes(small_index, capsys):
-    argv = ["check", "--term", "한계비용", "--answer", "총비용을 생산량으로 나눈 값", "--json", "--index", str(small_index)]
+    argv = ["check", "--term", "한계비용", "--answer", "총비용을 생산량으로 나눈 값", "--json",
+            "--index", str(small_index)]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"verdict", "score", "missing", "reference"} <= set(out)
@@ -95,3 +97,47 @@ def test_check_json_contract_and_exit_codes(small_index, capsys):
     assert main(["check", "--answer", "무엇", "--index", str(small_index)]) == 2
     assert main(["check", "--term", "없는용어", "--answer", "무엇", "--index", str(small_index)]) == 1
     assert "no glossary entry is named" in capsys.readouterr().err
+
+
+# -- the 답안 확인 page (AppTest) -----------------------------------------------------------------
+def check_script():
+    from finterm.ui import study_pages
+
+    study_pages.check_page()
+
+
+def open_check_page(small_index, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FINTERM_INDEX", str(small_index))
+    at = AppTest.from_function(check_script, default_timeout=300).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_check_page_shows_verdict_missing_concepts_and_source(small_index, monkeypatch):
+    at = open_check_page(small_index, monkeypatch)
+    at.text_input(key="check-target").set_value("한계비용")
+    at.text_area(key="check-answer").set_value("총비용을 생산량으로 나눈 값")
+    at.button[0].click().run()  # form fields are sent with the form's submit button
+    assert not at.exception, at.exception
+    assert any(e.value.startswith("오답 (incorrect)") for e in at.error)
+    assert any("평균비용" in i.value for i in at.info)
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "빠진 핵심 개념" in markdown and ":orange-background[" in markdown
+    assert "기준 정의 — 한계비용" in markdown and any("테스트 용어집" in c.value for c in at.caption)
+
+    at.radio(key="check-mode").set_value("문제")
+    at.text_input(key="check-target").set_value("한계비용이 뭐야?")
+    at.text_area(key="check-answer").set_value("생산량을 하나 더 늘릴 때 추가로 드는 비용")
+    at.button[0].click().run()
+    assert any(s.value.startswith("정답 (correct)") for s in at.success)
+
+
+def test_check_page_bad_input_is_one_line(small_index, monkeypatch):
+    at = open_check_page(small_index, monkeypatch)
+    at.text_input(key="check-target").set_value("인풀레이션")
+    at.text_area(key="check-answer").set_value("물가가 오른다")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert "did you mean 인플레이션" in at.error[0].value

@@ -7,11 +7,11 @@ import os
 
 import numpy as np
 import pytest
+from finterm.index.normalize import name_keys, norm_key
+from finterm.rag.quiz import KINDS, QuizBank, head, make_quiz, mask_names, name_pattern
 
 from finterm import FintermError
 from finterm.cli import main
-from finterm.index.normalize import name_keys, norm_key
-from finterm.rag.quiz import KINDS, QuizBank, head, make_quiz, mask_names, name_pattern
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +20,10 @@ def index40(tmp_path_factory):
     from finterm.api import build
     from finterm.home import bundled_glossary
 
-    rows = [json.loads(line) for line in bundled_glossary().read_text(encoding="utf-8").splitlines() if line.strip()]
-    picked = [r for cat in ("미시경제", "재정·조세") for r in rows if r.get("category") == cat and r.get("aliases")]
+    lines = bundled_glossary().read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    picked = [r for cat in ("미시경제", "재정·조세") for r in rows
+              if r.get("category") == cat and r.get("aliases")]
     picked = picked[:20] + [r for r in picked if r["category"] == "재정·조세"][:20]
     assert len(picked) == 40
     home = tmp_path_factory.mktemp("home40")
@@ -74,7 +76,8 @@ def assert_fair(bank: QuizBank, q) -> None:
             own = head(by_id[tid].definition, sentences=1, min_chars=30, max_chars=110)
             assert (text == own) is (k != q.answer)
         borrowed = q.options[q.answer].split(": ", 1)[1]
-        owner = next(e for e in bank.entries if head(e.definition, sentences=1, min_chars=30, max_chars=110) == borrowed)
+        owner = next(e for e in bank.entries
+                     if head(e.definition, sentences=1, min_chars=30, max_chars=110) == borrowed)
         assert not keys_of(owner) & keys_of(answer)
     assert q.explanation.startswith(f"{answer.term}: {answer.definition}") and q.source == answer.source
 

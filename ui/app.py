@@ -10,20 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-from finterm.ui import sidebar, state
+from finterm.ui import sidebar, state, study_pages
 
 HERE = Path(__file__).resolve().parent
 
-# Every page of the app, in menu order: (script beside this file, title, icon, URL path).
+# Every page of the app, in menu order: (script beside this file or page function, title, icon, URL path).
 PAGES = [
     ("ask_page.py", "질문하기", ":material/chat:", "ask"),
     ("glossary_page.py", "용어 사전", ":material/menu_book:", "glossary"),
+    (study_pages.quiz_page, "TESAT 퀴즈", ":material/quiz:", "quiz"),
+    (study_pages.check_page, "답안 확인", ":material/fact_check:", "check"),
 ]
 
 
 def main() -> None:
     st.set_page_config(page_title="finterm — 경제·금융 용어", page_icon=":material/menu_book:", layout="wide")
-    nav = st.navigation([st.Page(HERE / script, title=title, icon=icon, url_path=url, default=n == 0)
+    nav = st.navigation([st.Page(script if callable(script) else HERE / script, title=title, icon=icon,
+                                 url_path=url, default=n == 0)
                          for n, (script, title, icon, url) in enumerate(PAGES)])
     retriever = state.retriever()
     st.session_state["settings"] = sidebar.render(retriever)
