@@ -66,6 +66,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     import torch
+
     from finterm.index.entry import Entry
     from finterm.rag.generate import GeneratorConfig, QLoRAGenerator
     from finterm.rag.prompt import format_prompt

@@ -31,38 +31,52 @@ CONFIGS = {
 
 
 def evaluate(index: Path, questions: list[dict], offtopic: list[dict], config: dict) -> dict:
+    """Ranking quality with abstention off, then what abstention does (hybrid configs only).
+
+    BM25-only and dense-only rankings are compared without abstention: the abstention model needs
+    both the dense cosine and the lexical share, so it only exists for the hybrid.
+    """
     from finterm.rag.retrieve import RetrievalConfig, Retriever
 
-    r = Retriever.open(index, config=RetrievalConfig(**config))
-    ranks, n_cov, abstain_ood, misses = [], 0, 0, []
+    r = Retriever.open(index, config=RetrievalConfig(**config, abstain_below=0.0))
+    live = RetrievalConfig(**config)
+    ranks, misses = [], []
     for q in questions:
         if not q["expect"] or not covered(r, q["expect"]):
             continue
-        n_cov += 1
         res = r.search(q["q"], k=5)
         rank = rank_of(res, q["expect"])
         ranks.append(rank)
         if rank != 1:
-            misses.append((q["q"], [h.entry.term for h in res.hits[:3]] or ["(abstained)"]))
-    for q in offtopic:
-        abstain_ood += r.search(q["q"], k=5).abstained
+            misses.append((q["q"], [h.entry.term for h in res.hits[:3]]))
+    hybrid = set(live.modes) == {"name", "bm25", "dense"}
+    abstain_ood = answered = None
+    if hybrid:
+        r.config = live
+        answered = sum(1 for q in questions if q["expect"] and covered(r, q["expect"])
+                       and not r.search(q["q"]).abstained) / max(1, len(ranks))
+        abstain_ood = sum(r.search(q["q"]).abstained for q in offtopic) / max(1, len(offtopic))
+    n = max(1, len(ranks))
     return {
-        "covered": n_cov,
-        "r@1": sum(1 for x in ranks if x == 1) / max(1, n_cov),
-        "r@5": sum(1 for x in ranks if x and x <= 5) / max(1, n_cov),
-        "mrr": sum(1 / x for x in ranks if x) / max(1, n_cov),
+        "covered": len(ranks),
+        "r@1": sum(1 for x in ranks if x == 1) / n,
+        "r@5": sum(1 for x in ranks if x and x <= 5) / n,
+        "mrr": sum(1 / x for x in ranks if x) / n,
+        "answered": answered,
         "ood": len(offtopic),
-        "abstain": abstain_ood / max(1, len(offtopic)),
+        "abstain": abstain_ood,
         "misses": misses,
     }
 
 
 def print_table(title: str, rows: dict[str, dict]) -> None:
     print(f"\n## {title}")
-    print(f"{'config':<20} {'covered':>7} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'off-topic abstained':>20}")
+    print(f"{'config':<20} {'covered':>7} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'in-domain answered':>19} "
+          f"{'off-topic abstained':>20}")
     for name, m in rows.items():
-        print(f"{name:<20} {m['covered']:>7} {m['r@1']:>6.3f} {m['r@5']:>6.3f} {m['mrr']:>6.3f} "
-              f"{m['abstain']:>13.3f} of {m['ood']}")
+        ans = f"{m['answered']:.3f}" if m["answered"] is not None else "n/a"
+        ab = f"{m['abstain']:.3f} of {m['ood']}" if m["abstain"] is not None else "n/a"
+        print(f"{name:<20} {m['covered']:>7} {m['r@1']:>6.3f} {m['r@5']:>6.3f} {m['mrr']:>6.3f} {ans:>19} {ab:>20}")
 
 
 def latency(index: Path, queries: list[str]) -> tuple[float, float]:
@@ -96,6 +110,8 @@ def main() -> None:
     ap.add_argument("--skip-bok", action="store_true")
     ap.add_argument("--questions", type=Path, default=DEV)
     ap.add_argument("--show-misses", action="store_true")
+    ap.add_argument("--with-calibration", action="store_true",
+                    help="also report on bench/data/calibration.jsonl (the set the weights were tuned on)")
     args = ap.parse_args()
     scratch_home()
     questions = read_jsonl(args.questions)
@@ -118,6 +134,10 @@ def main() -> None:
         rows = {c: evaluate(index, questions, ood_all, cfg) for c, cfg in CONFIGS.items()}
         print_table(f"{name}: {args.questions.name} ({len(ood)} dev + {len(ood_all) - len(ood)} held-out "
                     f"off-topic)", rows)
+        if args.with_calibration:
+            cal = read_jsonl(DATA / "calibration.jsonl")
+            cal_rows = {c: evaluate(index, cal, [], cfg) for c, cfg in CONFIGS.items()}
+            print_table(f"{name}: calibration.jsonl (tuning set, in-sample)", cal_rows)
         if args.show_misses:
             for q, got in rows["hybrid (weighted)"]["misses"]:
                 print(f"   miss: {q} -> {', '.join(got)}")

@@ -65,6 +65,7 @@ def grid(base):
 def calibrate(measured, rows, base):
     """Best config in-sample, and leave-one-term-out accuracy of the whole grid search."""
     import numpy as np
+
     from finterm.rag.check import judge
 
     labels = [r["label"] for r in rows]
@@ -100,10 +101,9 @@ def main() -> int:
     ap.add_argument("--show", action="store_true", help="print every misjudged case")
     args = ap.parse_args()
 
+    from finterm.api import open_retriever
     from finterm.rag.check import CheckConfig, Checker
     from finterm.rag.quiz import QuizBank
-
-    from finterm.api import open_retriever
 
     t0 = time.perf_counter()
     retriever = open_retriever(args.index)

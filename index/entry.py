@@ -33,7 +33,8 @@ BUNDLED_SOURCE = "finterm 기본 용어집"
 _SENT = re.compile(r"(?<=[.!?])\s+")
 # Sentence endings that say what something *is*: "…를 말한다", "…라 한다", "…을 의미한다".
 _COPULA_END = re.compile(r"(이다|하다|말한다|뜻한다|의미한다|가리킨다|일컫는다|라 한다|이다\))[.]?$")
-_DEFINING = re.compile(r"(말한다|(이)?라(고)? (한다|부른다)|의미한다|뜻한다|가리킨다|일컫는다|이다|계산한다|구한다|나타낸다)[.)]*$")
+_DEFINING = re.compile(
+    r"(말한다|(이)?라(고)? (한다|부른다)|의미한다|뜻한다|가리킨다|일컫는다|이다|계산한다|구한다|나타낸다)[.)]*$")
 
 
 @dataclass(frozen=True)

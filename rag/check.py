@@ -16,13 +16,13 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
+
+from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.index.morph import STOP, kiwi, tokens
 from finterm.index.normalize import name_keys, norm_key
 from finterm.rag.query import EmptyQuery
 from finterm.rag.quiz import head, mask_names, name_pattern
-
-from finterm import FintermError
 
 _CONCEPT_TAGS = {"NNG": "", "NNP": "", "SL": "", "SH": "", "XR": "", "VV": "다", "VA": "다"}
 _GENERIC_DF = 0.25  # a morpheme in more than this share of entries is not a key concept

@@ -14,9 +14,8 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from finterm.index.entry import Entry
-
 from finterm import FintermError
+from finterm.index.entry import Entry
 
 FORMATS = ("anki", "csv")
 CSV_COLUMNS = ("id", "term", "aliases", "category", "definition", "source")

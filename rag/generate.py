@@ -24,9 +24,8 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
-from finterm.rag.model_errors import check_dependencies, friendly_errors, looks_like_path
-
 from finterm import FintermError
+from finterm.rag.model_errors import check_dependencies, friendly_errors, looks_like_path
 
 DEFAULT_ADAPTER = "SGEcon/polyglot-ko-5.8b_fin_v4"
 QUANTIZATION = "nf4"

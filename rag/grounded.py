@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.rag.answer import Answer, Citation, Sentence, not_found
 from finterm.rag.grounding import annotate, check_sentences
 from finterm.rag.prompt import ANSWER_MARK, answer_part, build_prompt
 from finterm.rag.retrieve import SearchResult
-
-from finterm import FintermError
 
 NO_ANSWER = "모델이 답변 문장을 만들지 못했습니다. 아래 정의를 직접 확인하세요 (the model gave no answer)."
 MIN_PROMPT_TOKENS = 32

@@ -75,6 +75,7 @@ def overlap_scores(sentence: str, definitions: Sequence[str], terms: Sequence[st
 def embedding_scores(sentence: str, definitions: Sequence[str], embedder=None) -> list[float]:
     """Cosine of `sentence` (as a query) with each definition (as a passage), best definition sentence."""
     import numpy as np
+
     from finterm.index.embed import make_embedder
 
     embedder = embedder or make_embedder()

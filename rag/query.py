@@ -39,6 +39,23 @@ def question_core(query: str) -> str:
     return query[content[0].start:content[-1].start + content[-1].len]
 
 
+_ASKING = frozenset("뭐 무엇 무슨 왜 어떻게 어떤 설명 뜻 의미 개념 정의 알려주 궁금".split())
+
+
+def is_description(query: str) -> bool:
+    """True for a noun phrase that describes a concept: "…을 갚지 못하는 상태", "수출액에서 수입액을 뺀 것".
+
+    An adnominal ending (-는/-ㄴ/-ㄹ) somewhere, a noun at the end, and no question words. In such
+    a phrase the glossary names it contains are its building blocks, not what it asks for.
+    """
+    toks = [t for t in kiwi().tokenize(query[:200]) if not t.tag.startswith(("S", "J"))]
+    if not toks or not toks[-1].tag.startswith(("NN", "NR", "XSN")):
+        return False
+    if any(t.form in _ASKING for t in toks) or not any(t.tag == "ETM" for t in toks):
+        return False
+    return True
+
+
 def is_difference_question(query: str) -> bool:
     return bool(_DIFF.search(query))
 

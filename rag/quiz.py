@@ -23,10 +23,10 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-from finterm.index.entry import Entry
-from finterm.index.normalize import name_keys, norm_key
 
 from finterm import FintermError
+from finterm.index.entry import Entry
+from finterm.index.normalize import name_keys, norm_key
 
 KINDS = ("definition_to_term", "term_to_definition", "wrong_pair")
 MASK = "○○"

@@ -17,7 +17,14 @@ from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.index.normalize import name_keys, norm_key
 from finterm.index.store import IndexData, load_index, rebuild_hint, search_vectors
-from finterm.rag.query import TypoIndex, clean_query, contained_keys, is_difference_question, question_core
+from finterm.rag.query import (
+    TypoIndex,
+    clean_query,
+    contained_keys,
+    is_description,
+    is_difference_question,
+    question_core,
+)
 
 POOL = 50  # candidates taken from each ranked list before fusion
 
@@ -37,6 +44,9 @@ class RetrievalConfig:
     # A name that explains only part of a question is usually a mention, not the subject
     # ("유동자산을 유동부채로 나눈 비율" asks for 유동비율): its signal is coverage ** name_power.
     name_power: float = 1.0
+    # In a description ("채권 발행자가 원리금을 갚지 못하는 상태") the names it contains are parts
+    # of the description, so they get -mention_penalty unless they explain most of it.
+    mention_penalty: float = 0.6
     # Abstain when the logistic confidence of the best hit is below this (see `_confidence`).
     abstain_below: float = 0.6
     modes: tuple[str, ...] = ("name", "bm25", "dense")
@@ -52,7 +62,7 @@ class RetrievalConfig:
 # bench/calibrate.py over two features: dense cosine of the best hit, and the IDF-weighted share
 # of the question's morphemes found in the best hits. Off-topic questions have e5 cosines as high
 # as on-topic ones (~0.8), so the lexical share carries most of the signal.
-CONF_WEIGHTS = (-110.74, 126.86, 5.09, 9.01)  # bias, cosine, lexical share, name coverage
+CONF_WEIGHTS = (-110.91, 127.02, 4.95, 9.11)  # bias, cosine, lexical share, name coverage
 
 
 @dataclass(frozen=True)
@@ -129,8 +139,9 @@ class Retriever:
 
             self._embedder = make_embedder(self.embedder_spec)
             if self._embedder.dim != self.data.manifest["dim"]:
-                raise FintermError(f"embedder {self.embedder_spec!r} gives {self._embedder.dim}-d vectors but the "
-                                   f"index has {self.data.manifest['dim']}; rebuild with `{rebuild_hint(self.data.path)}`")
+                raise FintermError(
+                    f"embedder {self.embedder_spec!r} gives {self._embedder.dim}-d vectors but the index has "
+                    f"{self.data.manifest['dim']}; rebuild with `{rebuild_hint(self.data.path)}`")
         return self._embedder
 
     # -- signals --------------------------------------------------------------------------------
@@ -175,6 +186,8 @@ class Retriever:
             # How much of the question the names explain: "LTV 규제" 0.6, "A와 B의 차이" ~0.9.
             explained = min(1.0, sum(map(len, found)) / max(1, len(core_key)))
             signal = explained ** cfg.name_power
+            if cfg.mention_penalty and explained < 0.8 and found and is_description(text):
+                signal = -cfg.mention_penalty
             for key in found:
                 for i in self.keys[key]:
                     name_scores[i] = signal
@@ -190,6 +203,12 @@ class Retriever:
                         clear = rank == 0 and (len(near) == 1 or near[1][1] < sim - 0.03)
                         if sim >= 0.85 and clear and not found:
                             promoted.append(i)
+
+            if not exact:  # a misspelt word inside a longer question is still worth a "did you mean"
+                for word in core.split()[:12]:
+                    if len(word) >= 3 and len(core.split()) > 1:
+                        typo_terms += [self.entries[i].term for key, sim in self.typos.near(question_core(word))[:1]
+                                       if sim >= 0.8 for i in self.keys[key]]
 
         qtoks = tokens(text)
         bm25_scores = np.zeros(len(self.entries), dtype=np.float32)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from finterm.rag.check import check_answer, contradicts, direction_claims
-from finterm.rag.query import EmptyQuery
 
 from finterm import FintermError
 from finterm.cli import main
+from finterm.rag.check import check_answer, contradicts, direction_claims
+from finterm.rag.query import EmptyQuery
 
 
 @pytest.mark.parametrize("term, answer", [

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+
+from finterm import FintermError
 from finterm.index.clean import clean_text, split_term, stub_target
 from finterm.index.load import load_glossary, load_many, parse_mapping
 from finterm.index.normalize import edit_distance, name_keys, norm_key, to_jamo
-
-from finterm import FintermError
 
 
 def _jsonl(path: Path, rows: list) -> Path:

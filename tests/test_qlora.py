@@ -13,6 +13,10 @@ import sys
 import threading
 
 import pytest
+from tiny_qlora import CONTEXT, SUPPORTED, UNRELATED, build_tiny_qlora
+
+from finterm import FintermError
+from finterm.cli import main
 from finterm.index.entry import Entry
 from finterm.rag.generate import GeneratorConfig, QLoRAGenerator, load_model, resolve_base
 from finterm.rag.grounded import fit_prompt, grounded_answer
@@ -20,10 +24,6 @@ from finterm.rag.grounding import THRESHOLD, UNSUPPORTED_MARK, annotate, check_s
 from finterm.rag.model_errors import translate
 from finterm.rag.prompt import ANSWER_MARK, answer_part, format_prompt
 from finterm.rag.retrieve import Hit, SearchResult
-from tiny_qlora import CONTEXT, SUPPORTED, UNRELATED, build_tiny_qlora
-
-from finterm import FintermError
-from finterm.cli import main
 
 pytestmark = pytest.mark.slow
 QUESTION = "기준금리가 뭐야?"

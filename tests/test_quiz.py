@@ -7,11 +7,11 @@ import os
 
 import numpy as np
 import pytest
-from finterm.index.normalize import name_keys, norm_key
-from finterm.rag.quiz import KINDS, QuizBank, head, make_quiz, mask_names, name_pattern
 
 from finterm import FintermError
 from finterm.cli import main
+from finterm.index.normalize import name_keys, norm_key
+from finterm.rag.quiz import KINDS, QuizBank, head, make_quiz, mask_names, name_pattern
 
 
 @pytest.fixture(scope="session")

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from finterm.index.embed import VectorCache, make_embedder
-from finterm.index.load import load_many
-from finterm.index.store import FORMAT, load_index, search_vectors
 
 from finterm import FintermError
 from finterm.api import build
 from finterm.home import vector_cache_path
+from finterm.index.embed import VectorCache, make_embedder
+from finterm.index.load import load_many
+from finterm.index.store import FORMAT, load_index, search_vectors
 
 MINI = Path(__file__).parent / "data" / "mini_glossary.jsonl"
 

@@ -13,10 +13,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from finterm.rag.study import DAY, INTERVAL_DAYS, Attempt, StudyDB
 
 from finterm import FintermError
 from finterm.cli import main
+from finterm.rag.study import DAY, INTERVAL_DAYS, Attempt, StudyDB
 
 T0 = 1_700_000_000.0
 

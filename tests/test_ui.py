@@ -113,7 +113,7 @@ def test_history_is_kept_across_questions(small_index, monkeypatch):
 
 
 def test_abstained_question_says_not_in_glossary_and_suggestions_ask_again(small_index, monkeypatch):
-    at = ask(open_app(small_index, monkeypatch), "축구 경기 규칙 알려줘")
+    at = ask(open_app(small_index, monkeypatch), "스태그플래이숀 피아노 조율")
     assert any("not in the glossary" in w.value for w in at.warning)
     assert card_numbers(at) == []
     suggestions = [b for b in at.button if b.key and b.key.startswith("suggest-0-")]
@@ -122,7 +122,7 @@ def test_abstained_question_says_not_in_glossary_and_suggestions_ask_again(small
     suggestions[0].click().run()
     assert not at.exception
     assert len(at.chat_message) == 4
-    assert texts(at)[0] == "축구 경기 규칙 알려줘" and term in texts(at)  # the suggestion was asked
+    assert texts(at)[0] == "스태그플래이숀 피아노 조율" and term in texts(at)  # the suggestion was asked
     assert card_numbers(at) == [1]  # ... and answered, with its source card
 
 
@@ -251,9 +251,8 @@ def test_unsupported_sentences_are_marked(monkeypatch):
 
 
 def test_launch_rejects_a_missing_index_and_a_bad_port(tmp_path):
-    from finterm.ui.launch import launch, streamlit_command
-
     from finterm import FintermError
+    from finterm.ui.launch import launch, streamlit_command
 
     with pytest.raises(FintermError, match="no index at"):
         launch(index=tmp_path / "nowhere")

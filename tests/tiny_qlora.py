@@ -26,11 +26,12 @@ def build_tiny_qlora(folder: Path, *, steps: int = 60, seed: int = 0) -> tuple[P
     """Write `folder/base` (model + tokenizer) and `folder/adapter` (LoRA, r=16, alpha=8, dropout 0.05,
     query_key_value; its adapter_config names the base folder). Returns (base, adapter)."""
     import torch
-    from finterm.index.entry import Entry
-    from finterm.rag.prompt import INSTRUCTION, format_prompt
     from peft import LoraConfig, get_peft_model
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+
+    from finterm.index.entry import Entry
+    from finterm.rag.prompt import INSTRUCTION, format_prompt
 
     folder = Path(folder).resolve()
     base_dir, adapter_dir = folder / "base", folder / "adapter"

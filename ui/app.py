@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+
 from finterm.ui import sidebar, state, study_pages
 
 HERE = Path(__file__).resolve().parent

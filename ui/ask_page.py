@@ -9,6 +9,7 @@ them. An abstained question shows "not in the glossary" and its suggestions as b
 from __future__ import annotations
 
 import streamlit as st
+
 from finterm.ui import render, state
 from finterm.ui.render import esc
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 import streamlit as st
+
 from finterm.ui import render, state
 from finterm.ui.render import esc
 
@@ -32,9 +33,8 @@ def name_lookup(retriever, term: str):
 
 def matches(retriever, query: str, category: str) -> tuple[list, list, tuple[str, ...]]:
     """(entries whose names contain `query`, further entries found by search, suggestions)."""
-    from finterm.index.normalize import norm_key
-
     from finterm import FintermError
+    from finterm.index.normalize import norm_key
 
     entries = sorted((e for e in retriever.entries if category == ALL or (e.category or "-") == category),
                      key=lambda e: e.term)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+
 from finterm.ui import state
 from finterm.ui.render import esc
 

@@ -13,6 +13,7 @@ import os
 import threading
 
 import streamlit as st
+
 from finterm.ui.launch import INDEX_ENV
 
 DEFAULT_ADAPTER = "SGEcon/polyglot-ko-5.8b_fin_v4"

@@ -15,6 +15,7 @@ import re
 import uuid
 
 import streamlit as st
+
 from finterm.ui import state
 from finterm.ui.render import esc
 
@@ -86,9 +87,8 @@ def _review_panel(retriever) -> None:
 
 def quiz_page() -> None:
     """TESAT 퀴즈 page."""
-    from finterm.rag.quiz import CIRCLED
-
     from finterm import FintermError
+    from finterm.rag.quiz import CIRCLED
 
     retriever = state.retriever()
     st.title("TESAT 퀴즈", anchor=False)
@@ -160,9 +160,8 @@ def highlighted(definition: str, concepts: tuple[str, ...]) -> str:
 
 def check_page() -> None:
     """답안 확인 page."""
-    from finterm.rag.check import check_answer
-
     from finterm import FintermError
+    from finterm.rag.check import check_answer
 
     retriever = state.retriever()
     st.title("답안 확인", anchor=False)
