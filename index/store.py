@@ -5,6 +5,7 @@ Layout (format `finterm-index/1`):
   entries.jsonl   the entries, row i = FAISS id i
   vectors.faiss   IndexFlatIP over L2-normalised passage vectors (inner product = cosine)
   tokens.json     Kiwi morphemes per entry, for BM25 (rebuilt in memory at load: ~20 ms per 1k)
+  heads.json      Kiwi morphemes of each entry's defining sentence (recomputed at load if absent)
 No pickle anywhere: everything is JSON or FAISS's own format.
 """
 
@@ -88,6 +89,8 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
             for e in entries:
                 f.write(e.to_json() + "\n")
         (tmp / "tokens.json").write_text(json.dumps(toks, ensure_ascii=False), encoding="utf-8")
+        heads = tokens_many([e.defining_sentence() for e in entries])
+        (tmp / "heads.json").write_text(json.dumps(heads, ensure_ascii=False), encoding="utf-8")
         manifest = {
             "format": FORMAT,
             "finterm": __version__,
@@ -155,6 +158,7 @@ class IndexData:
     entries: list[Entry]
     vectors: object  # faiss.Index
     tokens: list[list[str]]
+    heads: list[list[str]] | None = None
 
 
 def load_index(path: Path) -> IndexData:
@@ -177,6 +181,8 @@ def load_index(path: Path) -> IndexData:
         with (path / "entries.jsonl").open(encoding="utf-8") as f:
             entries = [Entry.from_dict(json.loads(line)) for line in f if line.strip()]
         tokens = json.loads((path / "tokens.json").read_text(encoding="utf-8"))
+        heads_file = path / "heads.json"
+        heads = json.loads(heads_file.read_text(encoding="utf-8")) if heads_file.is_file() else None
         vectors = faiss.read_index(str(path / "vectors.faiss"))
     except (ValueError, OSError, RuntimeError, TypeError) as exc:
         reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
@@ -185,7 +191,9 @@ def load_index(path: Path) -> IndexData:
     if not (len(entries) == len(tokens) == vectors.ntotal == n) or vectors.d != manifest.get("dim"):
         raise FintermError(f"index at {path} is corrupt (entries {len(entries)}, vectors {vectors.ntotal}, "
                            f"manifest {n}); rebuild it with `{fix}`")
-    return IndexData(path=path, manifest=manifest, entries=entries, vectors=vectors, tokens=tokens)
+    if heads is not None and len(heads) != len(entries):
+        heads = None
+    return IndexData(path=path, manifest=manifest, entries=entries, vectors=vectors, tokens=tokens, heads=heads)
 
 
 def search_vectors(index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

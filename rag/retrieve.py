@@ -117,7 +117,8 @@ class Retriever:
         self.token_sets = [set(t) for t in data.tokens]
         from finterm.index.morph import tokens_many
 
-        self.head_sets = [set(t) for t in tokens_many([e.defining_sentence() for e in self.entries])]
+        heads = data.heads or tokens_many([e.defining_sentence() for e in self.entries])
+        self.head_sets = [set(t) for t in heads]
         self._pos = {e.id: i for i, e in enumerate(self.entries)}
         self.keys: dict[str, list[int]] = {}
         for i, e in enumerate(self.entries):
