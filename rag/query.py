@@ -56,6 +56,18 @@ def is_description(query: str) -> bool:
     return True
 
 
+def description_head(query: str) -> str | None:
+    """The head noun of a description ("…나눈 비율" -> "비율"), or None if it is not a description.
+
+    Korean compounds are head-final, so the described term usually ends with it (유동비율, 콜금리).
+    """
+    if not is_description(query):
+        return None
+    toks = [t for t in kiwi().tokenize(query[:200]) if t.tag.startswith(("NN", "NR"))]
+    head = toks[-1].form if toks else ""
+    return head if len(head) >= 2 and head not in STOP else None
+
+
 def is_difference_question(query: str) -> bool:
     return bool(_DIFF.search(query))
 

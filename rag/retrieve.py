@@ -21,6 +21,7 @@ from finterm.rag.query import (
     TypoIndex,
     clean_query,
     contained_keys,
+    description_head,
     is_description,
     is_difference_question,
     question_core,
@@ -47,6 +48,8 @@ class RetrievalConfig:
     # In a description ("채권 발행자가 원리금을 갚지 못하는 상태") the names it contains are parts
     # of the description, so they get -mention_penalty unless they explain most of it.
     mention_penalty: float = 0.6
+    # Bonus for entries whose name ends with the head noun of a description ("…약정한 거래" -> 선물거래).
+    w_genus: float = 0.3
     # Abstain when the logistic confidence of the best hit is below this (see `_confidence`).
     abstain_below: float = 0.6
     modes: tuple[str, ...] = ("name", "bm25", "dense")
@@ -222,6 +225,11 @@ class Retriever:
             dense = {int(i): float(s) for s, i in zip(scores, ids, strict=True) if i >= 0}
 
         fused = self._fuse(name_scores, bm25_scores, dense)
+        genus = description_head(text) if cfg.w_genus else None
+        if genus:
+            for i in fused:
+                if any(norm_key(n).endswith(genus) for n in self.entries[i].names):
+                    fused[i] += cfg.w_genus
         if cfg.w_head and qtoks and cfg.fusion == "weighted":
             total = sum(self._idf(t) for t in qtoks)
             for i in fused:
