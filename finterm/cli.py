@@ -65,15 +65,14 @@ def cmd_search(args) -> int:
         raise UsageError("give a QUERY or --batch FILE.jsonl")
     retriever = open_retriever(args.index, embedder=args.embedder)
     if args.batch is not None:
-        for q in _read_batch(args.batch):
-            from finterm.rag.query import EmptyQuery
+        from finterm.rag.query import EmptyQuery
 
+        for q in _read_batch(args.batch):  # JSON lines either way: batch mode is for tools
             try:
-                result = retriever.search(q, k=args.k)
-                out = result.to_json()
+                out = retriever.search(q, k=args.k).to_json()
             except EmptyQuery as exc:
                 out = {"query": q, "abstained": True, "suggestions": [], "hits": [], "error": str(exc)}
-            _print_json(out) if args.json else print(json.dumps(out, ensure_ascii=False))
+            _print_json(out)
         return 0
     result = retriever.search(args.query, k=args.k)
     if result.truncated:

@@ -167,6 +167,43 @@ class Retriever:
         z = b + wc * cosine + ws * share + wn * named
         return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
 
+    def _name_signals(self, text: str, core: str, qkey: str, exact: list[int]):
+        """Name evidence per entry: contained names (scaled by how much of the question they explain,
+        negative inside a description), typo matches, and the typo match clear enough to go first."""
+        cfg = self.config
+        core_key = norm_key(core)
+        name_scores: dict[int, float] = {}
+        typo_terms: list[str] = []
+        promoted: list[int] = []  # near-exact names: go first, like exact ones
+        found = contained_keys(qkey, self.keys)
+        # How much of the question the names explain: "LTV 규제" 0.6, "A와 B의 차이" ~0.9.
+        explained = min(1.0, sum(map(len, found)) / max(1, len(core_key)))
+        signal = explained ** cfg.name_power
+        if cfg.mention_penalty and explained < 0.8 and found and is_description(text):
+            signal = -cfg.mention_penalty
+        for key in found:
+            for i in self.keys[key]:
+                name_scores[i] = signal
+        if not exact and len(core_key) <= 20:
+            near = self.typos.near(core_key)
+            for rank, (key, sim) in enumerate(near):
+                for i in self.keys[key]:
+                    if i in name_scores:
+                        continue
+                    name_scores[i] = sim - 0.1
+                    typo_terms.append(self.entries[i].term)
+                    # A clearly closest spelling ("인풀레이션" -> 인플레이션) is a lookup, not a hint.
+                    clear = rank == 0 and (len(near) == 1 or near[1][1] < sim - 0.03)
+                    if sim >= 0.85 and clear and not found:
+                        promoted.append(i)
+
+        if not exact:  # a misspelt word inside a longer question is still worth a "did you mean"
+            for word in core.split()[:12]:
+                if len(word) >= 3 and len(core.split()) > 1:
+                    typo_terms += [self.entries[i].term for key, sim in self.typos.near(question_core(word))[:1]
+                                   if sim >= 0.8 for i in self.keys[key]]
+        return name_scores, typo_terms, promoted
+
     # -- search ---------------------------------------------------------------------------------
     def search(self, query: str, k: int = 5) -> SearchResult:
         """The k best entries for `query`, or an abstention with suggestions."""
@@ -182,37 +219,8 @@ class Retriever:
         exact = [i for key in (core_key, qkey) for i in self.keys.get(key, [])]
         exact = list(dict.fromkeys(exact))
 
-        name_scores: dict[int, float] = {}
-        typo_terms: list[str] = []
-        promoted: list[int] = []  # near-exact names: go first, like exact ones
-        if "name" in cfg.modes:
-            found = contained_keys(qkey, self.keys)
-            # How much of the question the names explain: "LTV 규제" 0.6, "A와 B의 차이" ~0.9.
-            explained = min(1.0, sum(map(len, found)) / max(1, len(core_key)))
-            signal = explained ** cfg.name_power
-            if cfg.mention_penalty and explained < 0.8 and found and is_description(text):
-                signal = -cfg.mention_penalty
-            for key in found:
-                for i in self.keys[key]:
-                    name_scores[i] = signal
-            if not exact and len(core_key) <= 20:
-                near = self.typos.near(core_key)
-                for rank, (key, sim) in enumerate(near):
-                    for i in self.keys[key]:
-                        if i in name_scores:
-                            continue
-                        name_scores[i] = sim - 0.1
-                        typo_terms.append(self.entries[i].term)
-                        # A clearly closest spelling ("인풀레이션" -> 인플레이션) is a lookup, not a hint.
-                        clear = rank == 0 and (len(near) == 1 or near[1][1] < sim - 0.03)
-                        if sim >= 0.85 and clear and not found:
-                            promoted.append(i)
-
-            if not exact:  # a misspelt word inside a longer question is still worth a "did you mean"
-                for word in core.split()[:12]:
-                    if len(word) >= 3 and len(core.split()) > 1:
-                        typo_terms += [self.entries[i].term for key, sim in self.typos.near(question_core(word))[:1]
-                                       if sim >= 0.8 for i in self.keys[key]]
+        name_scores, typo_terms, promoted = ({}, [], []) if "name" not in cfg.modes else \
+            self._name_signals(text, core, qkey, exact)
 
         qtoks = tokens(text)
         bm25_scores = np.zeros(len(self.entries), dtype=np.float32)
