@@ -22,11 +22,17 @@ def kiwi():
     return Kiwi()
 
 
+@lru_cache(maxsize=512)
+def analyse(text: str) -> tuple:
+    """Kiwi's tokens for `text`, cached: one question is read by several rules in a row."""
+    return tuple(kiwi().tokenize(text))
+
+
 def tokens(text: str, *, drop_stop: bool = True) -> list[str]:
     """Content morphemes of `text`, lower-cased: "기준금리가 뭐야?" -> ["기준", "금리"]."""
     text = unicodedata.normalize("NFKC", text)
     out = []
-    for tok in kiwi().tokenize(text):
+    for tok in analyse(text):
         if tok.tag in _KEEP:
             form = tok.form.casefold()
             if drop_stop and form in STOP:

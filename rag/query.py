@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from finterm import FintermError
-from finterm.index.morph import STOP, kiwi
+from finterm.index.morph import STOP, analyse
 from finterm.index.normalize import norm_key, to_jamo
 
 MAX_QUERY_CHARS = 1000
@@ -32,7 +32,7 @@ def question_core(query: str) -> str:
 
     "기준금리가 뭐야?" -> "기준금리", "GNI란 무엇인가요" -> "GNI", "LTV 규제" -> "LTV 규제".
     """
-    toks = kiwi().tokenize(query[:200])
+    toks = analyse(query[:200])
     content = [t for t in toks if t.tag in _CONTENT and t.form.casefold() not in STOP]
     if not content:
         return query
@@ -48,7 +48,7 @@ def is_description(query: str) -> bool:
     An adnominal ending (-는/-ㄴ/-ㄹ) somewhere, a noun at the end, and no question words. In such
     a phrase the glossary names it contains are its building blocks, not what it asks for.
     """
-    toks = [t for t in kiwi().tokenize(query[:200]) if not t.tag.startswith(("S", "J"))]
+    toks = [t for t in analyse(query[:200]) if not t.tag.startswith(("S", "J"))]
     if not toks or not toks[-1].tag.startswith(("NN", "NR", "XSN")):
         return False
     if any(t.form in _ASKING for t in toks) or not any(t.tag == "ETM" for t in toks):
@@ -63,7 +63,7 @@ def description_head(query: str) -> str | None:
     """
     if not is_description(query):
         return None
-    toks = [t for t in kiwi().tokenize(query[:200]) if t.tag.startswith(("NN", "NR"))]
+    toks = [t for t in analyse(query[:200]) if t.tag.startswith(("NN", "NR"))]
     head = toks[-1].form if toks else ""
     return head if len(head) >= 2 and head not in STOP else None
 
