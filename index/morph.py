@@ -13,13 +13,28 @@ STOP = frozenset("""
 경우 대하 관하 차이 비교 예 예시 질문 답 좀 궁금 가르치 알려주 어디 얼마나 언제 누구 요 용어 단어
 """.split())
 
+# Verb stems of one family read as one: a description says "늘어나는" where a definition says "늘릴".
+_ROOTS = {
+    "늘어나": "늘", "늘리": "늘", "줄이": "줄", "줄어들": "줄", "낮추": "낮", "낮아지": "낮", "높이": "높",
+    "높아지": "높", "떨어뜨리": "떨어지", "커지": "크", "키우": "크", "작아지": "작", "올리": "오르",
+    "올라가": "오르", "내려가": "내리", "파": "팔",
+}
+
+
+def _form(tok) -> str:
+    form = tok.form.casefold()
+    return _ROOTS.get(form, form) if tok.tag in ("VV", "VA") else form
+
 
 @lru_cache(maxsize=1)
 def kiwi():
     """The shared Kiwi analyser (about a second to load, so loaded once)."""
     from kiwipiepy import Kiwi
 
-    return Kiwi()
+    k = Kiwi()
+    # "…약정한 거래" is read as 거(thing)+이+래 (colloquial "it is said") without this.
+    k.add_user_word("거래", "NNG", 0)
+    return k
 
 
 @lru_cache(maxsize=512)
@@ -34,7 +49,7 @@ def tokens(text: str, *, drop_stop: bool = True) -> list[str]:
     out = []
     for tok in analyse(text):
         if tok.tag in _KEEP:
-            form = tok.form.casefold()
+            form = _form(tok)
             if drop_stop and form in STOP:
                 continue
             out.append(form)
@@ -49,7 +64,7 @@ def tokens_many(texts: list[str], *, drop_stop: bool = True) -> list[list[str]]:
         row = []
         for tok in toks:
             if tok.tag in _KEEP:
-                form = tok.form.casefold()
+                form = _form(tok)
                 if not (drop_stop and form in STOP):
                     row.append(form)
         out.append(row)

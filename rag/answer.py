@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from finterm.index.morph import sentences
-from finterm.rag.query import is_difference_question
 from finterm.rag.retrieve import Hit, SearchResult
 
 NOT_FOUND = "용어집에서 이 질문에 맞는 정의를 찾지 못했습니다 (not in the glossary)."
@@ -82,7 +81,7 @@ def extractive_answer(result: SearchResult) -> Answer:
     if result.abstained or not result.hits:
         return not_found(result, "extractive")
     hits = list(result.hits)
-    main = hits[:2] if is_difference_question(result.query) and len(hits) > 1 else hits[:1]
+    main = hits[:2] if result.difference and len(hits) > 1 else hits[:1]
     best = hits[0].score
     extra = [h for h in hits[len(main):3] if h.match != "exact" and h.score >= RELATED_RATIO * best
              and hits[0].match != "exact"]

@@ -11,7 +11,7 @@ from finterm.index.normalize import norm_key, to_jamo
 
 MAX_QUERY_CHARS = 1000
 _CONTENT = frozenset({"NNG", "NNP", "SL", "SH", "SN", "XR", "NR"})
-_DIFF = re.compile(r"차이|비교|다른\s*점|구별|구분|\bvs\.?\b|versus", re.IGNORECASE)
+_DIFF = re.compile(r"차이|비교|다른\s*점|다른가|달라|다릅|구별|구분|\bvs\.?\b|versus", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z0-9]")
 
 
@@ -66,6 +66,21 @@ def description_head(query: str) -> str | None:
     toks = [t for t in analyse(query[:200]) if t.tag.startswith(("NN", "NR"))]
     head = toks[-1].form if toks else ""
     return head if len(head) >= 2 and head not in STOP else None
+
+
+# How the head noun of a description shows up at the end of a term's name: a "비율" is often a
+# -율/-률 (실업률), a "상품" or "재화" a -재 (대체재), a "위험" a 리스크, a "채권" a -채 (회사채).
+_GENUS_ENDINGS = {
+    "비율": ("비율", "율", "률"), "위험": ("위험", "리스크"), "리스크": ("리스크", "위험"),
+    "금리": ("금리", "이자율"), "이자율": ("이자율", "금리"), "상품": ("상품", "재"), "재화": ("재화", "재"),
+    "물건": ("재",), "세금": ("세금", "세"), "제도": ("제도", "제"), "거래": ("거래", "매매"),
+    "채권": ("채권", "채", "본드"), "주식": ("주식", "주"), "이익": ("이익", "익"), "손실": ("손실", "손"),
+}
+
+
+def genus_endings(head: str) -> tuple[str, ...]:
+    """Name endings that mark a term as a kind of `head` ("비율" -> 비율, 율, 률)."""
+    return _GENUS_ENDINGS.get(head, (head,))
 
 
 def is_difference_question(query: str) -> bool:

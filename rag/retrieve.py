@@ -22,6 +22,7 @@ from finterm.rag.query import (
     clean_query,
     contained_keys,
     description_head,
+    genus_endings,
     is_description,
     is_difference_question,
     question_core,
@@ -88,6 +89,7 @@ class SearchResult:
     suggestions: tuple[str, ...] = ()
     truncated: bool = False
     confidence: float = 0.0
+    difference: bool = False  # "A와 B의 차이": the first two hits are the two terms compared
     debug: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict:
@@ -202,7 +204,7 @@ class Retriever:
                 if len(word) >= 3 and len(core.split()) > 1:
                     typo_terms += [self.entries[i].term for key, sim in self.typos.near(question_core(word))[:1]
                                    if sim >= 0.8 for i in self.keys[key]]
-        return name_scores, typo_terms, promoted
+        return name_scores, typo_terms, promoted, explained
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, query: str, k: int = 5) -> SearchResult:
@@ -219,7 +221,7 @@ class Retriever:
         exact = [i for key in (core_key, qkey) for i in self.keys.get(key, [])]
         exact = list(dict.fromkeys(exact))
 
-        name_scores, typo_terms, promoted = ({}, [], []) if "name" not in cfg.modes else \
+        name_scores, typo_terms, promoted, explained = ({}, [], [], 0.0) if "name" not in cfg.modes else \
             self._name_signals(text, core, qkey, exact)
 
         qtoks = tokens(text)
@@ -235,8 +237,9 @@ class Retriever:
         fused = self._fuse(name_scores, bm25_scores, dense)
         genus = description_head(text) if cfg.w_genus else None
         if genus:
+            endings = genus_endings(genus)
             for i in fused:
-                if any(norm_key(n).endswith(genus) for n in self.entries[i].names):
+                if any(norm_key(n).endswith(endings) for n in self.entries[i].names):
                     fused[i] += cfg.w_genus
         if cfg.w_head and qtoks and cfg.fusion == "weighted":
             total = sum(self._idf(t) for t in qtoks)
@@ -252,9 +255,13 @@ class Retriever:
             rest = [h for h in hits if self._pos[h.entry.id] not in first]
             ex = sorted(first, key=lambda i: -dense.get(i, 0.0))
             hits = [Hit(self.entries[i], 1.0, "exact" if exact else "typo") for i in ex] + rest
-        if is_difference_question(text):
+        difference = False
+        # A comparison names its two terms and little else ("고정금리 변동금리 차이점"); "신용도가 다른
+        # 두 채권의 금리 차이" mentions 채권 and 금리 but describes a third term.
+        if is_difference_question(text) and explained >= 0.5:
             named = [h for h in hits if name_scores.get(self._pos[h.entry.id], 0) > 0]
             if len(named) >= 2:
+                difference = True
                 def position(h: Hit) -> int:  # keep the order the question names them in
                     found = [qkey.find(k) for n in h.entry.names for k in name_keys(n) if k in qkey]
                     return min(found, default=len(qkey))
@@ -274,6 +281,7 @@ class Retriever:
             suggestions = list(dict.fromkeys(suggestions + [h.entry.term for h in hits[:3]]))[:5]
         return SearchResult(query=text, hits=() if abstained else tuple(hits[:k]), abstained=abstained,
                             suggestions=tuple(suggestions[:5]), truncated=truncated, confidence=confidence,
+                            difference=difference and not abstained,
                             debug={"core": core, "cosine": cosine, "share": share, "named": named,
                                    "candidates": [h.entry.term for h in hits[:k]]})
 
