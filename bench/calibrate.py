@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/calibrate.py
 
-In-domain questions (bench/data/calibration.jsonl) are positives, the even half of
-bench/data/offtopic.jsonl negatives (the odd half stays held out for bench/retrieval.py).
+In-domain questions (bench/data/calibration.jsonl and describe_tuning.jsonl, each on the indexes
+that hold its term) are positives, the even half of bench/data/offtopic.jsonl negatives (the odd
+half stays held out for bench/retrieval.py). Both the bundled glossary and the BOK crawl are used,
+so the model is not fitted to one glossary's style (short plain definitions vs long formal ones).
 Features per question: dense cosine of the best hit, IDF-weighted lexical share of the question
 in the best hits, and name coverage. A logistic regression is fitted with numpy; the printed
 weights go into CONF_WEIGHTS. The dev questions are never used here.
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, build_index, read_jsonl, scratch_home, split_half  # noqa: E402
+from common import BOK, DATA, build_index, covered, read_jsonl, scratch_home, split_half  # noqa: E402
 
 
 def features(retriever, q: str) -> list[float] | None:
@@ -33,9 +35,11 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 20000, lr: 
     z = (x - mu) / sd
     w = np.zeros(z.shape[1] + 1)
     zb = np.hstack([np.ones((len(z), 1)), z])
+    # Both classes weigh the same in total: there are ~5 in-domain questions per off-topic one.
+    sw = np.where(y == 1, 0.5 / max(1, y.sum()), 0.5 / max(1, (1 - y).sum()))
     for _ in range(steps):
         p = 1 / (1 + np.exp(-zb @ w))
-        grad = zb.T @ (p - y) / len(y) + l2 * np.r_[0, w[1:]]
+        grad = zb.T @ ((p - y) * sw) + l2 * np.r_[0, w[1:]]
         w -= lr * grad
     # back to raw feature scale
     raw = w[1:] / sd
@@ -46,17 +50,19 @@ def main() -> None:
     from finterm.rag.retrieve import Retriever
 
     scratch_home()
-    index, _ = build_index([], "bundled")
-    r = Retriever.open(index)
-    pos = [q["q"] for q in read_jsonl(DATA / "calibration.jsonl")]
+    indexes = [build_index([], "bundled")[0]] + ([build_index([BOK], "bok")[0]] if BOK.is_file() else [])
+    tuning = read_jsonl(DATA / "calibration.jsonl") + read_jsonl(DATA / "describe_tuning.jsonl")
     neg = [q["q"] for q in split_half(read_jsonl(DATA / "offtopic.jsonl"), 0)]
     rows, labels = [], []
-    for label, qs in ((1, pos), (0, neg)):
-        for q in qs:
-            f = features(r, q)
-            if f is not None:
-                rows.append(f)
-                labels.append(label)
+    for index in indexes:
+        r = Retriever.open(index)
+        pos = [q["q"] for q in tuning if covered(r, q["expect"])]
+        for label, qs in ((1, pos), (0, neg)):
+            for q in qs:
+                f = features(r, q)
+                if f is not None:
+                    rows.append(f)
+                    labels.append(label)
     x, y = np.array(rows), np.array(labels, dtype=float)
     w = fit(x, y)
     p = 1 / (1 + np.exp(-(w[0] + x @ w[1:])))

@@ -85,6 +85,31 @@ def test_difference_question_returns_both_terms(retriever):
     assert [c.term for c in ans.citations[:2]] == [h.entry.term for h in res.hits[:2]]
 
 
+def test_difference_needs_the_names_to_be_the_question(retriever):
+    # Compared without 와/과, and "다른가" instead of 차이.
+    res = retriever.search("기회비용 매몰비용 뭐가 다른가")
+    assert res.difference and {h.entry.term for h in res.hits[:2]} == {"기회비용", "매몰비용"}
+    # Mentions 환율 and 경상수지 and ends in 차이, but describes something else: not a comparison.
+    res = retriever.search("환율이 오를 때 수출 기업과 수입 기업이 보는 이익의 차이")
+    assert not res.difference
+
+
+def test_description_head_matches_how_terms_end():
+    from finterm.rag.query import description_head, genus_endings
+
+    # Kiwi alone reads a final "거래" as 거(thing)+이+래; the head must still be the noun.
+    assert description_head("미래에 정한 가격으로 사고팔기로 약정한 거래") == "거래"
+    assert "률" in genus_endings("비율") and "리스크" in genus_endings("위험") and "재" in genus_endings("상품")
+    assert genus_endings("시장") == ("시장",)
+
+
+def test_verb_families_share_a_token():
+    from finterm.index.morph import tokens
+
+    assert tokens("생산량이 늘어나는") == tokens("생산량을 늘리는") == ["생산량", "늘"]
+    assert tokens("금리를 낮추는")[-1] == tokens("금리가 낮아지는")[-1] == "낮"
+
+
 def test_extractive_answer_cites_definitions_in_their_own_words(retriever):
     res = retriever.search("기준금리가 뭐야?")
     ans = extractive_answer(res)
