@@ -38,11 +38,34 @@ def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_E
     return manifest
 
 
+def _stale(path: Path) -> str | None:
+    """Why the default index at `path` must be rebuilt, or None if it is current."""
+    import hashlib
+    import json
+
+    from finterm.index.store import FORMAT, TOKENS
+
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "it is missing or unreadable"
+    if manifest.get("format") != FORMAT or manifest.get("tokens") != TOKENS:
+        return "it was made by an older finterm"
+    bundled = hashlib.sha256(bundled_glossary().read_bytes()).hexdigest()
+    if [s.get("sha256") for s in manifest.get("sources", [])] != [bundled]:
+        return "the bundled glossary has changed"
+    return None
+
+
 def ensure_default_index(progress: bool = True) -> Path:
-    """The default index folder, built from the bundled glossary first if it is missing."""
+    """The default index folder, built from the bundled glossary first if it is missing or stale
+    (made by an older finterm, or from an older bundled glossary); vectors come from the cache."""
     path = default_index_dir()
     if not (path / "manifest.json").is_file():
         print(f"finterm: building the default index at {path} (first run only)…", file=sys.stderr)
+        build([], path, progress=progress, log=lambda m: print(m, file=sys.stderr))
+    elif reason := _stale(path):
+        print(f"finterm: rebuilding the default index at {path} ({reason})…", file=sys.stderr)
         build([], path, progress=progress, log=lambda m: print(m, file=sys.stderr))
     return path
 

