@@ -287,7 +287,8 @@ def test_default_index_is_rebuilt_when_stale(tmp_path, monkeypatch, capsys):
     assert "older finterm" in capsys.readouterr().err and _manifest(path)["tokens"] != "kiwi-finterm/1"
 
     extra = {"id": "t21", "term": "환매조건부채권", "aliases": ["RP"], "category": "금융시장·금융기관",
-             "definition": "일정 기간 뒤 정해진 값에 다시 사들이기로 약속하고 파는 채권이다. 단기 자금을 빌리는 수단으로 쓰인다."}
+             "definition": "일정 기간 뒤 정해진 값에 다시 사들이기로 약속하고 파는 채권이다. "
+                           "단기 자금을 빌리는 수단으로 쓰인다."}
     with glossary.open("a", encoding="utf-8") as f:
         f.write(json.dumps(extra, ensure_ascii=False) + "\n")
     api.ensure_default_index(progress=False)
