@@ -77,7 +77,7 @@ def print_table(title: str, rows: dict[str, dict]) -> None:
           f"{'off-topic abstained':>20}")
     for name, m in rows.items():
         ans = f"{m['answered']:.3f}" if m["answered"] is not None else "n/a"
-        ab = f"{m['abstain']:.3f} of {m['ood']}" if m["abstain"] is not None else "n/a"
+        ab = f"{m['abstain']:.3f} of {m['ood']}" if m["abstain"] is not None and m["ood"] else "n/a"
         print(f"{name:<20} {m['covered']:>7} {m['r@1']:>6.3f} {m['r@5']:>6.3f} {m['mrr']:>6.3f} {ans:>19} {ab:>20}")
 
 
@@ -136,6 +136,9 @@ def main() -> None:
         rows = {c: evaluate(index, questions, ood_all, cfg) for c, cfg in CONFIGS.items()}
         print_table(f"{name}: {args.questions.name} ({len(ood)} dev + {len(ood_all) - len(ood)} held-out "
                     f"off-topic)", rows)
+        if args.show_misses:
+            for q, got in rows["hybrid (weighted)"]["misses"]:
+                print(f"   miss: {q} -> {', '.join(got)}")
         held = read_jsonl(DATA / "describe_holdout.jsonl")
         held_rows = {c: evaluate(index, held, [], cfg) for c, cfg in CONFIGS.items()}
         print_table(f"{name}: describe_holdout.jsonl (never tuned on)", held_rows)
@@ -143,9 +146,6 @@ def main() -> None:
             for tuning in ("calibration.jsonl", "describe_tuning.jsonl"):
                 cal_rows = {c: evaluate(index, read_jsonl(DATA / tuning), [], cfg) for c, cfg in CONFIGS.items()}
                 print_table(f"{name}: {tuning} (tuning set, in-sample)", cal_rows)
-        if args.show_misses:
-            for q, got in rows["hybrid (weighted)"]["misses"]:
-                print(f"   miss: {q} -> {', '.join(got)}")
 
     print("\n## speed (2-core CPU)")
     qs = [q["q"] for q in questions] * 3
