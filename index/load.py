@@ -1,4 +1,4 @@
-"""Load glossaries into `Entry` lists: native JSONL, CSV/TSV (column mapping or the BOK crawl), text.
+"""Load glossaries into `Entry` lists: native JSONL, CSV/TSV (column mapping or the BOK crawl), text, PDF.
 
 Bad rows never stop an import: each is reported as `file:line: reason` and skipped, the rest load.
 """
@@ -221,8 +221,12 @@ def load_glossary(path: str | Path, *, mapping: dict[str, str] | None = None,
         rows = _rows_csv(path, mapping or {}, report)
     elif suffix in (".txt", ".text"):
         rows = _rows_text(path, report)
+    elif suffix == ".pdf":
+        from finterm.index.pdf import pdf_rows
+
+        rows = pdf_rows(path, report.problems)
     else:
-        raise FintermError(f"{path}: unsupported glossary format {suffix!r}; use .jsonl, .csv, .tsv or .txt")
+        raise FintermError(f"{path}: unsupported glossary format {suffix!r}; use .jsonl, .csv, .tsv, .txt or .pdf")
     builder = _Builder(path, _source_name(path), report)
     first = len(report.entries)
     try:
