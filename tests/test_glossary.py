@@ -96,3 +96,15 @@ def test_covers_the_public_term_lists(rows, name):
     terms = [t.strip() for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
     found = [t for t in terms if any(k in known for p in re.split(r"/(?![^(]*\))", t) for k in name_keys(p))]
     assert len(found) / len(terms) >= 0.98, sorted(set(terms) - set(found))[:20]
+
+
+def test_no_concept_is_written_twice(rows):
+    """Two entries whose definitions share most of their words are one concept under two names
+    (세이프가드 / 긴급수입제한조치): it must be one entry with the other name as an alias, or a quiz
+    offers the same answer twice and search splits its evidence."""
+    from finterm.index.morph import tokens_many
+
+    words = [set(t) for t in tokens_many([r["definition"] for r in rows])]
+    twins = [(rows[i]["term"], rows[j]["term"]) for i in range(len(rows)) for j in range(i + 1, len(rows))
+             if len(words[i] & words[j]) > 0.72 * len(words[i] | words[j])]
+    assert twins == []
