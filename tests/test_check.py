@@ -8,7 +8,8 @@ import pytest
 
 from finterm import FintermError
 from finterm.cli import main
-from finterm.rag.check import check_answer, contradicts, direction_claims
+from finterm.rag.check import check_answer
+from finterm.rag.direction import contradicts, direction_claims
 from finterm.rag.query import EmptyQuery
 
 
