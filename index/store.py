@@ -30,7 +30,7 @@ from finterm.index.load import LoadReport
 FORMAT = "finterm-index/1"
 # How tokens.json and heads.json were made (Kiwi + finterm's own rules in index/morph.py). An index
 # made by an older finterm still loads: its text is re-tokenised in memory.
-TOKENS = "kiwi-finterm/2"
+TOKENS = "kiwi-finterm/3"
 PASSAGE_CHARS = 240
 HNSW_ABOVE = 50_000  # past this many entries a flat scan gets slow; switch to HNSW
 
