@@ -243,9 +243,19 @@ def cmd_check(args) -> int:
 
     if (args.term is None) == (args.question is None):
         raise UsageError("give exactly one of --term T or --question Q, and --answer A")
+    generator = None
+    if args.generator != "extractive":  # a bad --adapter fails before any index work
+        from finterm.rag.generate import generator_from_args
+
+        generator = generator_from_args(args)
     result = check_answer(open_retriever(args.index), args.answer, term=args.term, question=args.question)
+    feedback = None
+    if generator is not None:
+        from finterm.rag.feedback import written_feedback
+
+        feedback = written_feedback(result, args.answer, generator)
     if args.json:
-        _print_json(result.to_json())
+        _print_json({**result.to_json(), **({"feedback": feedback.to_json()} if feedback else {})})
         return 0
     label = {"correct": "정답", "partial": "부분 정답", "incorrect": "오답"}[result.verdict]
     print(f"{label} ({result.verdict}, 점수 {result.score:.2f})")
@@ -255,6 +265,10 @@ def cmd_check(args) -> int:
         print("빠진 핵심 개념: " + ", ".join(result.missing))
     r = result.reference
     print(f"\n기준 정의 — {r.term}: {r.definition}\n출처: {r.source}")
+    if feedback is not None:
+        from finterm.rag.feedback import GENERATED_NOTE
+
+        print(f"\n모델 피드백 ({feedback.generator}, generated):\n{feedback.text}\n({GENERATED_NOTE})")
     return 0
 
 
@@ -262,6 +276,18 @@ def cmd_ui(args) -> int:
     from finterm.ui.launch import launch
 
     return launch(host=args.host, port=args.port, index=args.index)
+
+
+def model_options(s, what: str = "who writes the answer") -> None:
+    """The qlora options shared by `ask` and `check`."""
+    s.add_argument("--generator", choices=["extractive", "qlora"], default="extractive", help=what)
+    s.add_argument("--adapter", default=None, help="LoRA adapter id or folder (qlora)")
+    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
+    s.add_argument("--greedy", action="store_true", help="greedy decoding (reproducible)")
+    s.add_argument("--max-new-tokens", type=int, default=None)
+    s.add_argument("--temperature", type=float, default=None)
+    s.add_argument("--top-p", type=float, default=None)
+    s.add_argument("--top-k", type=int, default=None)
 
 
 class UsageError(FintermError):
@@ -303,14 +329,7 @@ def make_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ask", help="answer a question from the glossary, with citations")
     s.add_argument("question")
     common(s)
-    s.add_argument("--generator", choices=["extractive", "qlora"], default="extractive")
-    s.add_argument("--adapter", default=None, help="LoRA adapter id or folder (qlora)")
-    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
-    s.add_argument("--greedy", action="store_true", help="greedy decoding (reproducible)")
-    s.add_argument("--max-new-tokens", type=int, default=None)
-    s.add_argument("--temperature", type=float, default=None)
-    s.add_argument("--top-p", type=float, default=None)
-    s.add_argument("--top-k", type=int, default=None)
+    model_options(s)
     s.add_argument("--stream", action="store_true", help="print tokens as they are generated")
     s.set_defaults(func=cmd_ask)
 
@@ -353,6 +372,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--answer", required=True, help="your answer")
     s.add_argument("--json", action="store_true")
     s.add_argument("--index")
+    model_options(s, what="also write feedback with the fine-tuned model (marked as generated)")
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("ui", help="start the Streamlit app (loopback only by default)")

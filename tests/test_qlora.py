@@ -317,3 +317,39 @@ def test_on_gpu_the_model_sits_on_cuda_0(tiny):
     assert SUPPORTED in g.generate(prompt)
     assert "".join(g.stream(prompt)) == g.generate(prompt)
     assert torch.cuda.max_memory_allocated() > 0
+
+
+# -- written feedback on a checked answer ----------------------------------------------------------
+def test_feedback_is_grounded_in_the_reference_and_marked_generated(gen, retriever):
+    from finterm.rag.check import check_answer
+    from finterm.rag.feedback import feedback_question, written_feedback
+
+    answer = "중앙은행이 정하는 금리"
+    result = check_answer(retriever, answer, term="기준금리")
+    question = feedback_question(result, answer)
+    assert answer in question and "기준금리" in question
+    prompt, entries = fit_prompt(question, [result.reference], gen)
+    assert prompt.startswith("### 질문:") and prompt.endswith(ANSWER_MARK)
+    assert result.reference.definition in prompt and [e.id for e in entries] == [result.reference.id]
+
+    fb = written_feedback(result, answer, gen)
+    assert fb.generated and fb.generator == "qlora" and fb.model["quantization"] == "nf4"
+    assert fb.sentences[0].text == SUPPORTED and fb.sentences[0].citations == (1,)
+    assert fb.sentences[1].citations == () and UNSUPPORTED_MARK in fb.text
+    # The verdict is the checker's, with or without the model.
+    assert check_answer(retriever, answer, term="기준금리") == result
+
+
+def test_cli_check_with_qlora_feedback_json(tiny, small_index, capsys):
+    args = ["check", "--term", "기준금리", "--answer", "중앙은행이 정하는 금리", "--generator", "qlora",
+            "--adapter", str(tiny[1]), "--greedy", "--json", "--index", str(small_index)]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] in ("correct", "partial", "incorrect") and out["reference"]["term"] == "기준금리"
+    fb = out["feedback"]
+    assert fb["generated"] is True and fb["generator"] == "qlora" and "generated" in fb["note"]
+    assert fb["sentences"][0]["text"] == SUPPORTED and fb["sentences"][0]["citations"] == [1]
+
+    assert main(["check", "--term", "기준금리", "--answer", "중앙은행이 정하는 금리", "--json",
+                 "--index", str(small_index)]) == 0
+    assert "feedback" not in json.loads(capsys.readouterr().out)  # no model asked: the contract is unchanged

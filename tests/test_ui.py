@@ -294,3 +294,31 @@ def test_qlora_generator_loads_streams_cites_and_marks_unsupported(small_index, 
     assert f":orange-background[⚠ {UNRELATED}]" in plain  # the unrelated one is marked
     assert card_numbers(at) == [1]
     assert any("unsupported" in c.value for c in at.caption)
+
+
+def _check_script():
+    from finterm.ui import study_pages
+
+    study_pages.check_page()
+
+
+def test_check_page_adds_generated_feedback_when_qlora_is_loaded(small_index, tiny_qlora, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from tiny_qlora import SUPPORTED
+
+    from finterm.rag.generate import GeneratorConfig, QLoRAGenerator
+    from finterm.ui.sidebar import Settings
+
+    monkeypatch.setenv("FINTERM_INDEX", str(small_index))
+    gen = QLoRAGenerator(GeneratorConfig(adapter=str(tiny_qlora), do_sample=False))
+    at = AppTest.from_function(_check_script, default_timeout=TIMEOUT)
+    at.session_state["settings"] = Settings(k=5, requested="qlora", generator=gen)
+    at.run()
+    at.text_input(key="check-target").set_value("기준금리")
+    at.text_area(key="check-answer").set_value("중앙은행이 정하는 금리")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "모델 피드백" in markdown and "generated" in markdown
+    assert any(t.value.startswith(f"{SUPPORTED} [1]") for t in at.text)  # the model's words, as plain text
+    assert any("generated" in c.value for c in at.caption)

@@ -195,3 +195,23 @@ def check_page() -> None:
         st.markdown(f"**기준 정의 — {esc(ref.term)}**")
         st.markdown(highlighted(ref.definition, result.missing if result.verdict != "correct" else ()))
         st.caption("출처: " + esc(ref.source))
+    settings = st.session_state.get("settings")
+    if settings is not None and getattr(settings, "generator", None) is not None:
+        model_feedback(result, answer, settings.generator)
+
+
+def model_feedback(result, answer: str, generator) -> None:
+    """The qlora model's written feedback, marked as generated (only when the sidebar loaded it)."""
+    from finterm import FintermError
+    from finterm.rag.feedback import GENERATED_NOTE, written_feedback
+
+    with st.container(border=True):
+        st.markdown("**모델 피드백** · :violet-badge[generated]")
+        try:
+            with st.spinner("피드백을 쓰는 중… (qlora)"):
+                fb = written_feedback(result, answer, generator)
+        except FintermError as exc:
+            st.error(str(exc))
+            return
+        st.text(fb.text)  # the model's words, shown as plain text
+        st.caption(GENERATED_NOTE)
