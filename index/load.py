@@ -94,6 +94,19 @@ def _as_list(value) -> list[str]:
     return out
 
 
+_LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9&.'’/+\- ]{1,59}$")
+
+
+def _opening_names(term: str, definition: str) -> list[str]:
+    """English names and abbreviations a definition opens with: "국내총생산(GDP; Gross Domestic Product)은 …"
+    gives GDP and Gross Domestic Product; Korean parts ("또는 제2차 시장") are left to the text."""
+    m = re.match(rf"\s*{re.escape(term)}\s*\(([^()]{{2,120}})\)", definition)
+    if not m:
+        return []
+    parts = (p.strip() for p in re.split(r"[;,]|\bor\b", m.group(1)))
+    return [p for p in parts if _LATIN_NAME.match(p)]
+
+
 class _Builder:
     """Turns raw rows into entries, collecting problems, duplicates and stubs for one file."""
 
@@ -116,7 +129,7 @@ class _Builder:
             self.stubs.append((raw_term, target, line))
             return
         term, bracket = split_term(raw_term)
-        aliases = [*bracket, *_as_list(row.get("aliases"))]
+        aliases = [*bracket, *_as_list(row.get("aliases")), *_opening_names(term, definition)]
         if "/" in term:  # "간접금융/직접금융": a pair explained together, found by either name
             aliases += [p.strip() for p in term.split("/") if p.strip()]
         related = [split_term(r)[0] for r in _as_list(row.get("related"))]

@@ -187,6 +187,19 @@ def test_bok_crawl_recognised_and_cleaned_without_mapping(tmp_path):
     assert "cross-reference stubs 1 merged as aliases / 1 unresolved" in report.summary()
 
 
+def test_english_names_a_definition_opens_with_become_aliases(tmp_path):
+    p = tmp_path / "bok3.csv"
+    p.write_text("ecWordNm,ecWordCn,relateList\n"
+                 "가계처분가능소득,\"가계처분가능소득(PDI; Personal Disposable Income)은 가계가 마음대로 쓸 수 있는 "
+                 "소득이다.\",[]\n"
+                 "유통시장,\"유통시장(또는 제2차 시장, secondary market)은 이미 발행된 증권이 거래되는 곳이다.\",[]\n"
+                 "물가,물가(1년 평균)는 여러 상품 가격의 평균 수준이다.,[]\n", encoding="utf-8")
+    by_term = {e.term: e for e in load_glossary(p).entries}
+    assert by_term["가계처분가능소득"].aliases == ("PDI", "Personal Disposable Income")
+    assert by_term["유통시장"].aliases == ("secondary market",)  # the Korean part stays in the text
+    assert by_term["물가"].aliases == ()
+
+
 def test_stub_to_first_entry_with_bracket_name(tmp_path):
     # The target is the file's first entry (index 0) and is named with its bracket part.
     p = tmp_path / "bok2.csv"
