@@ -40,10 +40,9 @@ def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_E
 
 def _stale(path: Path) -> str | None:
     """Why the default index at `path` must be rebuilt, or None if it is current."""
-    import hashlib
     import json
 
-    from finterm.index.store import FORMAT, TOKENS
+    from finterm.index.store import FORMAT, TOKENS, file_sha256
 
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
@@ -51,7 +50,7 @@ def _stale(path: Path) -> str | None:
         return "it is missing or unreadable"
     if manifest.get("format") != FORMAT or manifest.get("tokens") != TOKENS:
         return "it was made by an older finterm"
-    bundled = hashlib.sha256(bundled_glossary().read_bytes()).hexdigest()
+    bundled = file_sha256(bundled_glossary())
     if [s.get("sha256") for s in manifest.get("sources", [])] != [bundled]:
         return "the bundled glossary has changed"
     return None

@@ -239,7 +239,7 @@ def cmd_export(args) -> int:
 
 def cmd_check(args) -> int:
     from finterm.api import open_retriever
-    from finterm.rag.check import check_answer
+    from finterm.rag.check import VERDICT_KO, check_answer
 
     if (args.term is None) == (args.question is None):
         raise UsageError("give exactly one of --term T or --question Q, and --answer A")
@@ -257,8 +257,7 @@ def cmd_check(args) -> int:
     if args.json:
         _print_json({**result.to_json(), **({"feedback": feedback.to_json()} if feedback else {})})
         return 0
-    label = {"correct": "정답", "partial": "부분 정답", "incorrect": "오답"}[result.verdict]
-    print(f"{label} ({result.verdict}, 점수 {result.score:.2f})")
+    print(f"{VERDICT_KO[result.verdict]} ({result.verdict}, 점수 {result.score:.2f})")
     if result.closer_to is not None:
         print(f"답이 '{result.closer_to.term}'의 뜻에 더 가깝습니다.")
     if result.missing and result.verdict != "correct":

@@ -35,7 +35,7 @@ PASSAGE_CHARS = 240
 HNSW_ABOVE = 50_000  # past this many entries a flat scan gets slow; switch to HNSW
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -104,7 +104,7 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
             "passage_chars": PASSAGE_CHARS,
             "tokens": TOKENS,
             "faiss": type(index).__name__,
-            "sources": [{"path": str(p), "sha256": _sha256(Path(p))} for p in sources],
+            "sources": [{"path": str(p), "sha256": file_sha256(Path(p))} for p in sources],
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.time() - started, 2),
             "embedded": embedded,

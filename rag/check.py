@@ -31,6 +31,7 @@ _GENERIC_DF = 0.25  # a morpheme in more than this share of entries is not a key
 _GENRE = frozenset("현상 상태 정도 방식 개념 말 뜻 경우 가리키 이르 나타내 뜻하 의미 일컫".split())
 RIVALS = 6
 VERDICTS = ("correct", "partial", "incorrect")
+VERDICT_KO = {"correct": "정답", "partial": "부분 정답", "incorrect": "오답"}
 @dataclass(frozen=True)
 class CheckConfig:
     """Scoring settings, calibrated on bench/data/check_labels.jsonl by bench/study.py."""

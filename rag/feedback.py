@@ -12,13 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from finterm.rag.answer import Sentence
-from finterm.rag.check import CheckResult
-from finterm.rag.grounded import NO_ANSWER, fit_prompt
-from finterm.rag.grounding import annotate, check_sentences
-from finterm.rag.prompt import ANSWER_MARK, answer_part
+from finterm.rag.check import VERDICT_KO, CheckResult
+from finterm.rag.grounded import checked_text, fit_prompt
 
 MAX_ANSWER_CHARS = 400  # the student's text quoted in the prompt; the rest would crowd out the definition
-_VERDICT_KO = {"correct": "정답", "partial": "부분 정답", "incorrect": "오답"}
 GENERATED_NOTE = "모델이 작성한 피드백입니다 (generated): 채점은 정의와의 비교로 했고, 이 글은 참고용입니다."
 
 
@@ -41,15 +38,12 @@ def feedback_question(result: CheckResult, answer: str) -> str:
     missing = ", ".join(result.missing) if result.missing else "없음"
     closer = f" 답안은 '{result.closer_to.term}'의 뜻에 더 가깝다." if result.closer_to is not None else ""
     return (f"학생이 '{result.reference.term}'의 뜻을 이렇게 답했다: \"{quoted}\" 채점 결과는 "
-            f"{_VERDICT_KO[result.verdict]}이고, 빠진 핵심 개념은 {missing}이다.{closer} 위 정의에 근거해 "
+            f"{VERDICT_KO[result.verdict]}이고, 빠진 핵심 개념은 {missing}이다.{closer} 위 정의에 근거해 "
             f"답안에서 맞은 점과 고칠 점을 두세 문장으로 설명하라.")
 
 
 def written_feedback(result: CheckResult, answer: str, generator) -> Feedback:
     """Feedback on `answer` from `generator` (a QLoRAGenerator or anything with its interface)."""
     prompt, entries = fit_prompt(feedback_question(result, answer), [result.reference], generator)
-    text = answer_part(ANSWER_MARK + generator.generate(prompt))
-    checked = check_sentences(text, entries) if text else []
-    return Feedback(text=annotate(text, checked) if checked else NO_ANSWER, generator=generator.name,
-                    sentences=tuple(Sentence(c.text, c.support, c.citations) for c in checked),
-                    model=generator.model_info())
+    text, sentences = checked_text(generator.generate(prompt), entries)
+    return Feedback(text=text, generator=generator.name, sentences=sentences, model=generator.model_info())

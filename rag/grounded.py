@@ -95,18 +95,24 @@ class GroundedStream:
         return finish(self.result, self.generator, self.prompt, self.entries, self._raw, streamed=True)
 
 
+def checked_text(raw: str, entries: list[Entry]) -> tuple[str, tuple[Sentence, ...]]:
+    """The model's continuation `raw` cut the seed's way and checked sentence by sentence against
+    `entries`: (text with [n] after supported sentences and marks on the rest, the sentences)."""
+    text = answer_part(ANSWER_MARK + raw)  # = the card's split of prompt + raw, whatever the question holds
+    checked = check_sentences(text, entries) if text else []
+    return (annotate(text, checked) if checked else NO_ANSWER,
+            tuple(Sentence(c.text, c.support, c.citations) for c in checked))
+
+
 def finish(result: SearchResult, generator, prompt: str, entries: list[Entry], raw: str, *,
            streamed: bool = False) -> Answer:
     """Post-process the model's continuation `raw` (the seed's way), check each sentence, cite."""
-    text = answer_part(ANSWER_MARK + raw)  # = the card's split of prompt + raw, whatever the question holds
-    checked = check_sentences(text, entries) if text else []
-    cited = sorted({n for c in checked for n in c.citations})
+    text, sentences = checked_text(raw, entries)
+    cited = sorted({n for s in sentences for n in s.citations})
     citations = tuple(Citation(n, e.id, e.term, e.source) for n in cited for e in [entries[n - 1]])
-    return Answer(question=result.query, text=annotate(text, checked) if checked else NO_ANSWER,
-                  abstained=False, citations=citations, generator=generator.name, hits=result.hits,
-                  suggestions=result.suggestions,
-                  sentences=tuple(Sentence(c.text, c.support, c.citations) for c in checked),
-                  model=generator.model_info(), streamed=streamed)
+    return Answer(question=result.query, text=text, abstained=False, citations=citations,
+                  generator=generator.name, hits=result.hits, suggestions=result.suggestions,
+                  sentences=sentences, model=generator.model_info(), streamed=streamed)
 
 
 def grounded_answer(result: SearchResult, generator, *,

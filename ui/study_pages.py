@@ -21,7 +21,6 @@ from finterm.ui.render import esc
 
 ALL = "전체"
 QUIZ = "study_quiz"  # session key: the running quiz
-VERDICT_LABEL = {"correct": "정답", "partial": "부분 정답", "incorrect": "오답"}
 
 
 def _session_id() -> str:
@@ -161,7 +160,7 @@ def highlighted(definition: str, concepts: tuple[str, ...]) -> str:
 def check_page() -> None:
     """답안 확인 page."""
     from finterm import FintermError
-    from finterm.rag.check import check_answer
+    from finterm.rag.check import VERDICT_KO, check_answer
 
     retriever = state.retriever()
     st.title("답안 확인", anchor=False)
@@ -183,7 +182,7 @@ def check_page() -> None:
     except FintermError as exc:
         st.error(str(exc))
         return
-    label = f"{VERDICT_LABEL[result.verdict]} ({result.verdict}) · 점수 {result.score:.2f}"
+    label = f"{VERDICT_KO[result.verdict]} ({result.verdict}) · 점수 {result.score:.2f}"
     {"correct": st.success, "partial": st.warning, "incorrect": st.error}[result.verdict](label)
     st.progress(result.score)
     if result.closer_to is not None:
