@@ -6,8 +6,8 @@ For the dev questions (../shared/eval) on the bundled glossary and on the BOK cr
 recall@5 and MRR over questions whose term is in that glossary, and the abstention rate on
 off-topic questions (the dev set's own plus the held-out half of bench/data/offtopic.jsonl) —
 for hybrid (weighted and RRF fusion), BM25-only and dense-only. The same table for
-bench/data/describe_holdout.jsonl: 156 description questions the project wrote and never tuned on
-(a larger sample of the hardest kind than the dev set's 32). Then search latency (p50/p95 per
+bench/data/describe_holdout.jsonl (156) and natural_holdout.jsonl (191): description questions the
+project wrote and never tuned on (a larger sample of the hardest kind than the dev set's 32). Then search latency (p50/p95 per
 query in batch mode after warm-up), cold start of one `finterm search`, and index build times
 with an empty vector cache.
 """
@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--questions", type=Path, default=DEV)
     ap.add_argument("--show-misses", action="store_true")
     ap.add_argument("--with-calibration", action="store_true",
-                    help="also report on the tuning sets (calibration.jsonl, describe_tuning.jsonl)")
+                    help="also report on the tuning sets (calibration, describe_tuning, natural_tuning)")
     args = ap.parse_args()
     scratch_home()
     questions = read_jsonl(args.questions)
@@ -139,11 +139,11 @@ def main() -> None:
         if args.show_misses:
             for q, got in rows["hybrid (weighted)"]["misses"]:
                 print(f"   miss: {q} -> {', '.join(got)}")
-        held = read_jsonl(DATA / "describe_holdout.jsonl")
-        held_rows = {c: evaluate(index, held, [], cfg) for c, cfg in CONFIGS.items()}
-        print_table(f"{name}: describe_holdout.jsonl (never tuned on)", held_rows)
+        for held in ("describe_holdout.jsonl", "natural_holdout.jsonl"):
+            held_rows = {c: evaluate(index, read_jsonl(DATA / held), [], cfg) for c, cfg in CONFIGS.items()}
+            print_table(f"{name}: {held} (never tuned on)", held_rows)
         if args.with_calibration:
-            for tuning in ("calibration.jsonl", "describe_tuning.jsonl"):
+            for tuning in ("calibration.jsonl", "describe_tuning.jsonl", "natural_tuning.jsonl"):
                 cal_rows = {c: evaluate(index, read_jsonl(DATA / tuning), [], cfg) for c, cfg in CONFIGS.items()}
                 print_table(f"{name}: {tuning} (tuning set, in-sample)", cal_rows)
 

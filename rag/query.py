@@ -87,14 +87,35 @@ def is_difference_question(query: str) -> bool:
     return bool(_DIFF.search(query))
 
 
-def contained_keys(qkey: str, keys) -> list[str]:
+def word_starts(text: str) -> frozenset[int]:
+    """Offsets in `norm_key(text)` where a word of `text` begins ("미리 보여주는" -> {0, 2})."""
+    starts, pos = set(), 0
+    for word in text.split():
+        starts.add(pos)
+        pos += len(norm_key(word))
+    return frozenset(starts)
+
+
+def _spans_words(qkey: str, key: str, starts: frozenset[int]) -> bool:
+    """True if every occurrence of `key` begins inside one word and runs on into the next:
+    "리보" in "미리 보여주는" is two word pieces, not a name; "국내 총생산" starts at a word."""
+    for m in re.finditer(re.escape(key), qkey):
+        if m.start() in starts or not any(m.start() < b < m.end() for b in starts):
+            return False
+    return True
+
+
+def contained_keys(qkey: str, keys, starts: frozenset[int] = frozenset()) -> list[str]:
     """Glossary keys found inside the normalised query, keeping only the longest overlapping ones.
 
-    Latin keys must stand alone ("ai" is not found in "aids"); Hangul keys need two syllables.
+    Latin keys must stand alone ("ai" is not found in "aids"); Hangul keys need two syllables and,
+    given the query's word `starts`, must not join the end of one word to the start of the next.
     """
     found = []
     for key in keys:
         if len(key) < 2 or key not in qkey:
+            continue
+        if starts and _spans_words(qkey, key, starts):
             continue
         if _LATIN.match(key[0]):
             ok = False

@@ -26,6 +26,7 @@ from finterm.rag.query import (
     is_description,
     is_difference_question,
     question_core,
+    word_starts,
 )
 
 POOL = 50  # candidates taken from each ranked list before fusion
@@ -179,7 +180,7 @@ class Retriever:
         name_scores: dict[int, float] = {}
         typo_terms: list[str] = []
         promoted: list[int] = []  # near-exact names: go first, like exact ones
-        found = contained_keys(qkey, self.keys)
+        found = contained_keys(qkey, self.keys, word_starts(text))
         # How much of the question the names explain: "LTV 규제" 0.6, "A와 B의 차이" ~0.9.
         explained = min(1.0, sum(map(len, found)) / max(1, len(core_key)))
         signal = explained ** cfg.name_power
@@ -239,9 +240,10 @@ class Retriever:
         fused = self._fuse(name_scores, bm25_scores, dense)
         genus = description_head(text) if cfg.w_genus else None
         if genus:
+            # A kind of the head noun, not the head noun itself: "…위해 발행하는 채권" asks for 회사채.
             endings = genus_endings(genus)
             for i in fused:
-                if any(norm_key(n).endswith(endings) for n in self.entries[i].names):
+                if any(k.endswith(endings) and k not in endings for k in map(norm_key, self.entries[i].names)):
                     fused[i] += cfg.w_genus
         if cfg.w_head and qtoks and cfg.fusion == "weighted":
             total = sum(self._idf(t) for t in qtoks)

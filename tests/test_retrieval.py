@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from finterm import FintermError
+from finterm.index.normalize import norm_key
 from finterm.rag.answer import extractive_answer
-from finterm.rag.query import EmptyQuery, question_core
+from finterm.rag.query import EmptyQuery, contained_keys, question_core, word_starts
 from finterm.rag.retrieve import RetrievalConfig
 
 
@@ -140,6 +141,43 @@ def test_question_core_strips_particles_and_question_words():
     assert question_core("기준금리가 뭐야?") == "기준금리"
     assert question_core("GNI란 무엇인가요") == "GNI"
     assert question_core("LTV 규제") == "LTV 규제"
+
+
+def test_genus_bonus_goes_to_kinds_of_the_head_noun_not_to_the_head_noun(tmp_path):
+    import json
+
+    from finterm.api import build
+    from finterm.rag.retrieve import Retriever
+
+    rows = [("b1", "채권", "정부나 기업이 투자자에게서 돈을 빌리면서 원금과 이자를 갚기로 약속하고 발행하는 증서이다. "
+                         "만기와 금리가 정해져 있다."),
+            ("b2", "회사채", "기업이 시설 투자나 운영에 쓸 돈을 빌리기 위해 발행하는 채권이다. "
+                           "신용등급에 따라 금리가 다르다."),
+            ("b3", "국채", "중앙정부가 재정 적자를 메우려고 발행하는 채권이다. "
+                         "나라가 갚으므로 가장 안전한 채권으로 본다."),
+            ("b4", "주식", "회사의 소유 지분을 나타내는 증권으로, 주식회사가 자본을 모으기 위해 발행한다. "
+                         "배당을 받을 수 있다.")]
+    src = tmp_path / "g.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "term": t, "aliases": [], "category": "금융상품·투자", "definition": d,
+                                       "related": [], "source": "테스트"}, ensure_ascii=False) + "\n"
+                           for i, t, d in rows), encoding="utf-8")
+    out = tmp_path / "index"
+    build([src], out, progress=False, log=lambda m: None)
+    # A large genus weight makes the bonus decide: every kind of 채권 must outrank 채권 itself.
+    r = Retriever.open(out, config=RetrievalConfig(w_genus=5.0, abstain_below=0.0))
+    terms = [h.entry.term for h in r.search("주식회사가 돈을 빌리기 위해 발행하는 채권").hits]
+    assert terms[:2] in (["회사채", "국채"], ["국채", "회사채"]) and terms.index("채권") > 1
+
+
+def test_contained_names_do_not_join_two_word_pieces():
+    keys = ["리보", "경기변동", "국내총생산", "금리", "콜금리"]
+    def found(text):
+        return contained_keys(norm_key(text), keys, word_starts(text))
+    # "미리 보여주는" holds the letters of 리보 (LIBOR) across a space: not a name.
+    assert found("경기 변동에 앞서 경기 흐름을 미리 보여주는 지표") == ["경기변동"]
+    assert found("국내 총생산 증가율") == ["국내총생산"]  # a spacing variant still starts at a word
+    assert found("콜 금리가 뭐야") == ["콜금리"]
+    assert found("리보 금리") == ["리보", "금리"]
 
 
 def test_each_single_signal_still_works(small_index):
