@@ -7,9 +7,9 @@ recall@5 and MRR over questions whose term is in that glossary, and the abstenti
 off-topic questions (the dev set's own plus the held-out half of bench/data/offtopic.jsonl) —
 for hybrid (weighted and RRF fusion), BM25-only and dense-only. The same table for
 bench/data/describe_holdout.jsonl (156) and natural_holdout.jsonl (191): description questions the
-project wrote and never tuned on (a larger sample of the hardest kind than the dev set's 32). Then search latency (p50/p95 per
-query in batch mode after warm-up), cold start of one `finterm search`, and index build times
-with an empty vector cache.
+project wrote and never tuned on (a larger sample of the hardest kind than the dev set's 32). Then
+search latency (p50/p95 per query in batch mode after warm-up), cold start of one `finterm search`,
+and index build times with an empty vector cache.
 """
 
 from __future__ import annotations

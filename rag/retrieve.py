@@ -17,6 +17,7 @@ from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.index.normalize import name_keys, norm_key
 from finterm.index.store import IndexData, load_index, rebuild_hint, search_vectors
+from finterm.rag.direction import direction
 from finterm.rag.query import (
     TypoIndex,
     clean_query,
@@ -52,6 +53,9 @@ class RetrievalConfig:
     mention_penalty: float = 0.6
     # Bonus for entries whose name ends with the head noun of a description ("…약정한 거래" -> 선물거래).
     w_genus: float = 0.3
+    # An entry whose defining sentence moves things only the other way than the question does loses
+    # this: "소득이 늘면 수요가 줄어드는 재화" is 열등재, not 정상재 ("…늘어나면 수요도 늘어나는 재화").
+    w_polarity: float = 0.3
     # Abstain when the logistic confidence is below this (see `_confidence`; 0.5 with balanced classes).
     abstain_below: float = 0.5
     modes: tuple[str, ...] = ("name", "bm25", "dense")
@@ -204,9 +208,12 @@ class Retriever:
 
         if not exact:  # a misspelt word inside a longer question is still worth a "did you mean"
             for word in core.split()[:12]:
-                if len(word) >= 3 and len(core.split()) > 1:
-                    typo_terms += [self.entries[i].term for key, sim in self.typos.near(question_core(word))[:1]
-                                   if sim >= 0.8 for i in self.keys[key]]
+                stem = question_core(word)
+                # A word the glossary itself uses ("소득이" -> 소득) or a name is spelt right: no 소득세 hint.
+                if len(word) < 3 or len(core.split()) < 2 or stem.casefold() in self.df or norm_key(stem) in self.keys:
+                    continue
+                typo_terms += [self.entries[i].term for key, sim in self.typos.near(stem)[:1]
+                               if sim >= 0.8 for i in self.keys[key]]
         return name_scores, typo_terms, promoted, explained
 
     # -- search ---------------------------------------------------------------------------------
@@ -249,6 +256,12 @@ class Retriever:
             total = sum(self._idf(t) for t in qtoks)
             for i in fused:
                 fused[i] += cfg.w_head * sum(self._idf(t) for t in qtoks if t in self.head_sets[i]) / total
+        if cfg.w_polarity and "보다" not in text:  # "A가 B보다 높은" is "B가 A보다 낮은": leave comparisons alone
+            asked = {direction(t) for t in qtoks} - {None}
+            for i in fused if asked else ():
+                said = {direction(t) for t in self.head_sets[i]} - {None}
+                if said and not asked <= said:
+                    fused[i] -= cfg.w_polarity
         order = sorted(fused, key=lambda i: -fused[i])
         if cfg.fusion == "weighted" and order:
             top = fused[order[0]]

@@ -143,30 +143,61 @@ def test_question_core_strips_particles_and_question_words():
     assert question_core("LTV 규제") == "LTV 규제"
 
 
-def test_genus_bonus_goes_to_kinds_of_the_head_noun_not_to_the_head_noun(tmp_path):
+def _tiny_retriever(tmp_path, rows, **config):
+    """A Retriever over a few entries written here (id, term, definition), abstention off."""
     import json
 
     from finterm.api import build
     from finterm.rag.retrieve import Retriever
 
-    rows = [("b1", "채권", "정부나 기업이 투자자에게서 돈을 빌리면서 원금과 이자를 갚기로 약속하고 발행하는 증서이다. "
-                         "만기와 금리가 정해져 있다."),
-            ("b2", "회사채", "기업이 시설 투자나 운영에 쓸 돈을 빌리기 위해 발행하는 채권이다. "
-                           "신용등급에 따라 금리가 다르다."),
-            ("b3", "국채", "중앙정부가 재정 적자를 메우려고 발행하는 채권이다. "
-                         "나라가 갚으므로 가장 안전한 채권으로 본다."),
-            ("b4", "주식", "회사의 소유 지분을 나타내는 증권으로, 주식회사가 자본을 모으기 위해 발행한다. "
-                         "배당을 받을 수 있다.")]
     src = tmp_path / "g.jsonl"
-    src.write_text("".join(json.dumps({"id": i, "term": t, "aliases": [], "category": "금융상품·투자", "definition": d,
+    src.write_text("".join(json.dumps({"id": i, "term": t, "aliases": [], "category": "경제일반", "definition": d,
                                        "related": [], "source": "테스트"}, ensure_ascii=False) + "\n"
                            for i, t, d in rows), encoding="utf-8")
-    out = tmp_path / "index"
-    build([src], out, progress=False, log=lambda m: None)
+    build([src], tmp_path / "index", progress=False, log=lambda m: None)
+    return Retriever.open(tmp_path / "index", config=RetrievalConfig(abstain_below=0.0, **config))
+
+
+BONDS = [("b1", "채권", "정부나 기업이 투자자에게서 돈을 빌리면서 원금과 이자를 갚기로 약속하고 발행하는 증서이다. "
+                      "만기와 금리가 정해져 있다."),
+         ("b2", "회사채", "기업이 시설 투자나 운영에 쓸 돈을 빌리기 위해 발행하는 채권이다. "
+                       "신용등급에 따라 금리가 다르다."),
+         ("b3", "국채", "중앙정부가 재정 적자를 메우려고 발행하는 채권이다. "
+                      "나라가 갚으므로 가장 안전한 채권으로 본다."),
+         ("b4", "주식", "회사의 소유 지분을 나타내는 증권으로, 주식회사가 자본을 모으기 위해 발행한다. "
+                      "배당을 받을 수 있다.")]
+
+GOODS = [("g1", "정상재", "소득이 늘어나면 수요도 늘어나는 재화이다. "
+                       "소득과 수요가 같은 방향으로 움직이며 대부분의 재화가 여기에 속한다."),
+         ("g2", "열등재", "소득이 증가할 때 오히려 구매량이 줄어드는 재화이다. "
+                       "더 좋은 대체재로 소비를 옮기기 때문에 생긴다."),
+         ("g3", "소득세", "개인이 한 해 동안 번 소득에 매기는 세금이다. "
+                       "소득이 많을수록 높은 세율을 적용하는 누진세이다.")]
+
+
+def test_genus_bonus_goes_to_kinds_of_the_head_noun_not_to_the_head_noun(tmp_path):
     # A large genus weight makes the bonus decide: every kind of 채권 must outrank 채권 itself.
-    r = Retriever.open(out, config=RetrievalConfig(w_genus=5.0, abstain_below=0.0))
+    r = _tiny_retriever(tmp_path, BONDS, w_genus=5.0)
     terms = [h.entry.term for h in r.search("주식회사가 돈을 빌리기 위해 발행하는 채권").hits]
     assert terms[:2] in (["회사채", "국채"], ["국채", "회사채"]) and terms.index("채권") > 1
+
+
+def test_polarity_tells_opposite_definitions_apart(tmp_path):
+    # 정상재's text shares more words with the question; only the direction of 수요 tells them apart.
+    q = "소득이 늘면 수요가 줄어드는 재화는?"
+    r = _tiny_retriever(tmp_path, GOODS, w_polarity=0.0)
+    assert r.search(q).hits[0].entry.term == "정상재"
+    r.config = RetrievalConfig(abstain_below=0.0, w_polarity=2.0)  # a weight large enough to decide
+    assert r.search(q).hits[0].entry.term == "열등재"
+    assert r.search("소득이 늘면 수요도 늘어나는 재화").hits[0].entry.term == "정상재"
+    assert r.search("소득이 증가하면 구매량이 줄어드는 재화").hits[0].entry.term == "열등재"
+
+
+def test_words_the_glossary_uses_are_not_typos(tmp_path):
+    r = _tiny_retriever(tmp_path, GOODS)
+    # "소득이" is 소득 + a particle, a word the glossary uses, not a misspelt 소득세.
+    assert "소득세" not in r.search("소득이 늘면 수요가 줄어드는 재화는?").suggestions
+    assert "소득세" in r.search("소둑세가 오르면 소비가 줄어드나").suggestions
 
 
 def test_contained_names_do_not_join_two_word_pieces():
