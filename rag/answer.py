@@ -48,6 +48,7 @@ class Answer:
     sentences: tuple[Sentence, ...] = ()
     model: dict | None = field(default=None, compare=False)
     streamed: bool = field(default=False, compare=False)  # the text was already shown as it was generated
+    corrected_from: str | None = None  # the question as typed, when a misspelt name in it was corrected
 
     def to_json(self) -> dict:
         d = {"question": self.question, "answer": self.text, "abstained": self.abstained,
@@ -56,6 +57,8 @@ class Answer:
              "sentences": [s.to_json() for s in self.sentences]}
         if self.model is not None:
             d["model"] = self.model
+        if self.corrected_from is not None:
+            d["corrected_from"] = self.corrected_from
         return d
 
 
@@ -64,7 +67,7 @@ def not_found(result: SearchResult, generator: str) -> Answer:
     if result.suggestions:
         text += " 혹시 이 용어인가요? " + ", ".join(result.suggestions)
     return Answer(question=result.query, text=text, abstained=True, citations=(), generator=generator,
-                  suggestions=result.suggestions)
+                  suggestions=result.suggestions, corrected_from=result.corrected_from)
 
 
 def _head(definition: str, max_sentences: int, max_chars: int = 420) -> list[str]:
@@ -97,4 +100,4 @@ def extractive_answer(result: SearchResult) -> Answer:
     citations = tuple(Citation(n, h.entry.id, h.entry.term, h.entry.source) for n, h in enumerate(used, 1))
     return Answer(question=result.query, text="\n\n".join(parts), abstained=False, citations=citations,
                   generator="extractive", hits=result.hits, suggestions=result.suggestions,
-                  sentences=tuple(sents))
+                  sentences=tuple(sents), corrected_from=result.corrected_from)

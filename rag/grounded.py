@@ -112,7 +112,8 @@ def finish(result: SearchResult, generator, prompt: str, entries: list[Entry], r
     citations = tuple(Citation(n, e.id, e.term, e.source) for n in cited for e in [entries[n - 1]])
     return Answer(question=result.query, text=text, abstained=False, citations=citations,
                   generator=generator.name, hits=result.hits, suggestions=result.suggestions,
-                  sentences=sentences, model=generator.model_info(), streamed=streamed)
+                  sentences=sentences, model=generator.model_info(), streamed=streamed,
+                  corrected_from=result.corrected_from)
 
 
 def grounded_answer(result: SearchResult, generator, *,

@@ -7,6 +7,7 @@ When nothing is close enough the result abstains and offers suggestions instead 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,11 +98,16 @@ class SearchResult:
     truncated: bool = False
     confidence: float = 0.0
     difference: bool = False  # "A와 B의 차이": the first two hits are the two terms compared
+    # The question as typed, when a clearly misspelt name in it was corrected and `query` is the fix.
+    corrected_from: str | None = None
     debug: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict:
-        return {"query": self.query, "abstained": self.abstained, "suggestions": list(self.suggestions),
-                "hits": [h.to_json() for h in self.hits]}
+        d = {"query": self.query, "abstained": self.abstained, "suggestions": list(self.suggestions),
+             "hits": [h.to_json() for h in self.hits]}
+        if self.corrected_from is not None:
+            d["corrected_from"] = self.corrected_from
+        return d
 
 
 class Retriever:
@@ -170,6 +176,16 @@ class Retriever:
         seen = set().union(*(self.token_sets[i] for i in ids)) if ids else set()
         return sum(self._idf(t) for t in qtoks if t in seen) / total if total else 0.0
 
+    def _known_word(self, word: str) -> bool:
+        """A name, or a word made of morphemes the glossary itself uses ("소득이" -> 소득, "외환거래"
+        -> 외환 + 거래): spelt right, so never "corrected" (no 소득세 for 소득, no 외국환거래법 for 외환거래)."""
+        from finterm.index.morph import tokens
+
+        if norm_key(word) in self.keys:
+            return True
+        toks = tokens(word, drop_stop=False)
+        return bool(toks) and all(t in self.df for t in toks)
+
     @staticmethod
     def _confidence(cosine: float, share: float, named: float) -> float:
         b, wc, ws, wn = CONF_WEIGHTS
@@ -206,19 +222,28 @@ class Retriever:
                     if sim >= 0.85 and clear and not found:
                         promoted.append(i)
 
+        fixes: list[tuple[str, str]] = []  # (misspelt word in the question, the name it clearly means)
         if not exact:  # a misspelt word inside a longer question is still worth a "did you mean"
             for word in core.split()[:12]:
                 stem = question_core(word)
-                # A word the glossary itself uses ("소득이" -> 소득) or a name is spelt right: no 소득세 hint.
-                if len(word) < 3 or len(core.split()) < 2 or stem.casefold() in self.df or norm_key(stem) in self.keys:
+                if len(word) < 3 or len(core.split()) < 2 or self._known_word(stem):
                     continue
-                typo_terms += [self.entries[i].term for key, sim in self.typos.near(stem)[:1]
-                               if sim >= 0.8 for i in self.keys[key]]
-        return name_scores, typo_terms, promoted, explained
+                near = self.typos.near(stem)
+                if near and near[0][1] >= 0.8:
+                    ids = self.keys[near[0][0]]
+                    typo_terms += [self.entries[i].term for i in ids]
+                    clear = len(ids) == 1 and (len(near) == 1 or near[1][1] < near[0][1] - 0.03)
+                    if near[0][1] >= 0.85 and clear and stem in word:
+                        fixes.append((stem, self.entries[ids[0]].term))
+        return name_scores, typo_terms, promoted, explained, fixes
 
     # -- search ---------------------------------------------------------------------------------
-    def search(self, query: str, k: int = 5) -> SearchResult:
-        """The k best entries for `query`, or an abstention with suggestions."""
+    def search(self, query: str, k: int = 5, *, _corrected: bool = False) -> SearchResult:
+        """The k best entries for `query`, or an abstention with suggestions.
+
+        When the question holds a clearly misspelt name ("인풀레이션이 오면…"), the search is run once
+        more with it spelt right; `corrected_from` then keeps the question as typed.
+        """
         from finterm.index.morph import tokens
 
         if k < 1:
@@ -231,8 +256,8 @@ class Retriever:
         exact = [i for key in (core_key, qkey) for i in self.keys.get(key, [])]
         exact = list(dict.fromkeys(exact))
 
-        name_scores, typo_terms, promoted, explained = ({}, [], [], 0.0) if "name" not in cfg.modes else \
-            self._name_signals(text, core, qkey, exact)
+        name_scores, typo_terms, promoted, explained, fixes = ({}, [], [], 0.0, []) if "name" not in cfg.modes \
+            else self._name_signals(text, core, qkey, exact)
 
         qtoks = tokens(text)
         bm25_scores = np.zeros(len(self.entries), dtype=np.float32)
@@ -294,6 +319,14 @@ class Retriever:
         confidence = 1.0 if exact or promoted else self._confidence(cosine, share, named)
         abstained = confidence < cfg.abstain_below or not hits
         suggestions = list(dict.fromkeys(typo_terms))
+        if fixes and not _corrected:
+            # "인풀레이션이 오면 금리가 오르나요": ask again with the name spelt right, and say so.
+            fixed = text
+            for wrong, right in fixes:
+                fixed = fixed.replace(wrong, right, 1)
+            again = self.search(fixed, k, _corrected=True)
+            if not again.abstained:
+                return dataclasses.replace(again, corrected_from=text)
         if abstained and (share >= 0.5 or named > 0):  # near misses are worth offering; noise is not
             suggestions = list(dict.fromkeys(suggestions + [h.entry.term for h in hits[:3]]))[:5]
         return SearchResult(query=text, hits=() if abstained else tuple(hits[:k]), abstained=abstained,

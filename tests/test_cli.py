@@ -53,6 +53,18 @@ def test_ask_json_contract(small_index, capsys):
     assert "[1]" in out["answer"]
 
 
+def test_a_misspelt_name_in_a_question_is_corrected_and_said(small_index, capsys):
+    q = "인풀레이션이 오면 금리가 오르나요"
+    assert main(["search", q, "--index", str(small_index), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["corrected_from"] == q and out["query"].startswith("인플레이션이") and not out["abstained"]
+    assert main(["ask", q, "--index", str(small_index)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("(맞춤법을 고쳐 찾았습니다: 인플레이션이 오면 금리가 오르나요)") and "[1]" in text
+    assert main(["ask", q, "--index", str(small_index), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["corrected_from"] == q
+
+
 def test_ask_off_topic_is_not_found_with_no_citations(small_index, capsys):
     assert main(["ask", "피아노 조율은 얼마나 자주 해야 해?", "--index", str(small_index), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

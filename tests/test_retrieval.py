@@ -123,9 +123,10 @@ def test_extractive_answer_cites_definitions_in_their_own_words(retriever):
 
 
 def test_abstained_answer_says_not_found_and_suggests(retriever):
-    ans = extractive_answer(retriever.search("인플레이숀 피아노 조율"))
-    assert ans.abstained and ans.citations == ()
-    assert "not in the glossary" in ans.text
+    # Two jamo off (too far to correct on its own), among off-topic words: not found, but suggested.
+    ans = extractive_answer(retriever.search("디플래이숀 피아노 조율"))
+    assert ans.abstained and ans.citations == () and ans.corrected_from is None
+    assert "not in the glossary" in ans.text and "디플레이션" in ans.suggestions
 
 
 def test_empty_and_huge_queries(retriever):
@@ -197,7 +198,8 @@ def test_words_the_glossary_uses_are_not_typos(tmp_path):
     r = _tiny_retriever(tmp_path, GOODS)
     # "소득이" is 소득 + a particle, a word the glossary uses, not a misspelt 소득세.
     assert "소득세" not in r.search("소득이 늘면 수요가 줄어드는 재화는?").suggestions
-    assert "소득세" in r.search("소둑세가 오르면 소비가 줄어드나").suggestions
+    typo = r.search("소둑세가 오르면 소비가 줄어드나")  # a real misspelling is corrected and searched again
+    assert typo.corrected_from == "소둑세가 오르면 소비가 줄어드나" and typo.query.startswith("소득세가")
 
 
 def test_contained_names_do_not_join_two_word_pieces():
@@ -220,3 +222,15 @@ def test_each_single_signal_still_works(small_index):
         assert "기준금리" in [h.entry.term for h in res.hits] or res.abstained
     with pytest.raises(ValueError):
         RetrievalConfig(fusion="max")
+
+
+def test_a_clearly_misspelt_name_inside_a_question_is_corrected(retriever):
+    q = "인풀레이션이 오면 금리가 오르나요"
+    res = retriever.search(q)
+    assert res.corrected_from == q and res.query == "인플레이션이 오면 금리가 오르나요"
+    assert res.hits[0].entry.term == "인플레이션" and res.to_json()["corrected_from"] == q
+    ok = retriever.search("인플레이션이 오면 금리가 오르나요")  # spelt right: nothing to correct
+    assert ok.corrected_from is None and "corrected_from" not in ok.to_json()
+    # Off-topic questions and ordinary words are not "corrected" into the glossary.
+    assert retriever.search("삼겹살 맛있게 굽는 법").corrected_from is None
+    assert retriever.search("물가가 오르면 금리도 오르나요").corrected_from is None

@@ -113,7 +113,7 @@ def test_history_is_kept_across_questions(small_index, monkeypatch):
 
 
 def test_abstained_question_says_not_in_glossary_and_suggestions_ask_again(small_index, monkeypatch):
-    at = ask(open_app(small_index, monkeypatch), "스태그플래이숀 피아노 조율")
+    at = ask(open_app(small_index, monkeypatch), "디플래이숀 피아노 조율")
     assert any("not in the glossary" in w.value for w in at.warning)
     assert card_numbers(at) == []
     suggestions = [b for b in at.button if b.key and b.key.startswith("suggest-0-")]
@@ -122,7 +122,7 @@ def test_abstained_question_says_not_in_glossary_and_suggestions_ask_again(small
     suggestions[0].click().run()
     assert not at.exception
     assert len(at.chat_message) == 4
-    assert texts(at)[0] == "스태그플래이숀 피아노 조율" and term in texts(at)  # the suggestion was asked
+    assert texts(at)[0] == "디플래이숀 피아노 조율" and term in texts(at)  # the suggestion was asked
     assert card_numbers(at) == [1]  # ... and answered, with its source card
 
 
@@ -133,6 +133,12 @@ def test_typo_is_answered_and_offers_did_you_mean(small_index, monkeypatch):
     assert [b.label for b in maybe][:1] == ["인플레이션"]
     maybe[-1].click().run()
     assert len(at.chat_message) == 4 and texts(at).count(maybe[-1].label) >= 1
+
+
+def test_a_corrected_question_says_what_was_searched(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "인풀레이션이 오면 금리가 오르나요")
+    assert any("맞춤법을 고쳐 찾았습니다" in c.value and "인플레이션이" in c.value for c in at.caption)
+    assert card_numbers(at)[:1] == [1]
 
 
 def test_blank_question_is_a_one_line_error_not_a_crash(small_index, monkeypatch):
