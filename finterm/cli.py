@@ -45,7 +45,7 @@ def _read_batch(path: str) -> list[str]:
 
 def _print_hits(result) -> None:
     if result.corrected_from:
-        print(f"맞춤법을 고쳐 찾았습니다: {result.query}")
+        print(f"고쳐서 찾은 질문: {result.query}")
     if result.abstained:
         print("용어집에서 찾지 못했습니다 (not in the glossary).")
         if result.suggestions:
@@ -102,7 +102,7 @@ def cmd_ask(args) -> int:
     if streamed:  # the live text was the model's own words; now the checked version with [n] marks
         print("\n\n[정의와 대조한 답변]")
     if answer.corrected_from:
-        print(f"(맞춤법을 고쳐 찾았습니다: {answer.question})")
+        print(f"(고쳐서 찾은 질문: {answer.question})")
     print(answer.text)
     if answer.citations:
         print()

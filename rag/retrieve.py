@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +77,54 @@ class RetrievalConfig:
 # morphemes found in the best hits, and name coverage. Off-topic questions have e5 cosines nearly
 # as high as on-topic ones (~0.8), so the cosine weight is large and the lexical share decides.
 CONF_WEIGHTS = (-99.37, 113.42, 5.50, 8.29)  # bias, cosine, lexical share, name coverage
+
+
+_ENGLISH = re.compile(r"[A-Za-z][A-Za-z0-9 &'./-]*")
+_EN_ASKING = re.compile(r"^\s*(what\s+(is|are|does)\s+(an?\s+|the\s+)?|what's\s+|define\s+|meaning\s+of\s+)|"
+                        r"\s+(mean|means|stand\s+for)?\s*\??\s*$", re.IGNORECASE)
+
+
+# Particles that change with the final consonant of the word before them (통화스와프를 -> 통화스왑을).
+_PARTICLES = {"를": "을", "가": "이", "는": "은", "와": "과", "로": "으로"}
+
+
+def _has_final(syllable: str) -> bool:
+    code = ord(syllable) - 0xAC00
+    return 0 <= code < 11172 and code % 28 != 0
+
+
+def swap_word(text: str, wrong: str, right: str) -> str:
+    """`text` with the first `wrong` replaced by `right`, and a particle after it made to fit."""
+    i = text.find(wrong)
+    if i < 0:
+        return text
+    rest = text[i + len(wrong):]
+    final = _has_final(right[-1])
+    for vowel_form, consonant_form in _PARTICLES.items():
+        # A final ㄹ takes 로 like a vowel does (환율로, not 환율으로).
+        f = final and not (vowel_form == "로" and (ord(right[-1]) - 0xAC00) % 28 == 8)
+        have, want = (vowel_form, consonant_form) if f else (consonant_form, vowel_form)
+        if rest.startswith(have) and (len(rest) == len(have) or not "가" <= rest[len(have)] <= "힣"):
+            rest = want + rest[len(have):]
+            break
+    return text[:i] + right + rest
+
+
+@lru_cache(maxsize=1)
+def english_names() -> dict[str, str]:
+    """English names and abbreviations of the bundled glossary (normalised) -> its Korean term."""
+    import json
+
+    from finterm.home import bundled_glossary
+
+    out: dict[str, str] = {}
+    for line in bundled_glossary().read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            e = json.loads(line)
+            for name in e.get("aliases", []):
+                if _ENGLISH.fullmatch(name.strip()):
+                    out.setdefault(norm_key(name), e["term"])
+    return out
 
 
 @dataclass(frozen=True)
@@ -241,8 +291,9 @@ class Retriever:
     def search(self, query: str, k: int = 5, *, _corrected: bool = False) -> SearchResult:
         """The k best entries for `query`, or an abstention with suggestions.
 
-        When the question holds a clearly misspelt name ("인풀레이션이 오면…"), the search is run once
-        more with it spelt right; `corrected_from` then keeps the question as typed.
+        When the question holds a clearly misspelt name ("인풀레이션이 오면…"), or is an English name this
+        glossary lacks ("stagflation"), the search is run once more with the name spelt right or in Korean;
+        `corrected_from` then keeps the question as typed.
         """
         from finterm.index.morph import tokens
 
@@ -323,10 +374,19 @@ class Retriever:
             # "인풀레이션이 오면 금리가 오르나요": ask again with the name spelt right, and say so.
             fixed = text
             for wrong, right in fixes:
-                fixed = fixed.replace(wrong, right, 1)
+                fixed = swap_word(fixed, wrong, right)
             again = self.search(fixed, k, _corrected=True)
             if not again.abstained:
                 return dataclasses.replace(again, corrected_from=text)
+        if abstained and not _corrected:
+            # "stagflation" on a Korean glossary without English names: the bundled glossary's English
+            # names and abbreviations serve as a small dictionary (스태그플레이션), and the question is asked again.
+            asked = norm_key(_EN_ASKING.sub("", text))  # "What is moral hazard?" -> moralhazard
+            korean = next((english_names()[key] for key in (core_key, qkey, asked) if key in english_names()), None)
+            if korean and norm_key(korean) not in (core_key, qkey):
+                again = self.search(korean, k, _corrected=True)
+                if not again.abstained:
+                    return dataclasses.replace(again, corrected_from=text)
         if abstained and (share >= 0.5 or named > 0):  # near misses are worth offering; noise is not
             suggestions = list(dict.fromkeys(suggestions + [h.entry.term for h in hits[:3]]))[:5]
         return SearchResult(query=text, hits=() if abstained else tuple(hits[:k]), abstained=abstained,

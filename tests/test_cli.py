@@ -60,7 +60,7 @@ def test_a_misspelt_name_in_a_question_is_corrected_and_said(small_index, capsys
     assert out["corrected_from"] == q and out["query"].startswith("인플레이션이") and not out["abstained"]
     assert main(["ask", q, "--index", str(small_index)]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("(맞춤법을 고쳐 찾았습니다: 인플레이션이 오면 금리가 오르나요)") and "[1]" in text
+    assert text.startswith("(고쳐서 찾은 질문: 인플레이션이 오면 금리가 오르나요)") and "[1]" in text
     assert main(["ask", q, "--index", str(small_index), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["corrected_from"] == q
 

@@ -8,7 +8,7 @@ from finterm import FintermError
 from finterm.index.normalize import norm_key
 from finterm.rag.answer import extractive_answer
 from finterm.rag.query import EmptyQuery, contained_keys, question_core, word_starts
-from finterm.rag.retrieve import RetrievalConfig
+from finterm.rag.retrieve import RetrievalConfig, swap_word
 
 
 def top(retriever, q: str) -> str:
@@ -145,7 +145,7 @@ def test_question_core_strips_particles_and_question_words():
 
 
 def _tiny_retriever(tmp_path, rows, **config):
-    """A Retriever over a few entries written here (id, term, definition), abstention off."""
+    """A Retriever over a few entries written here (id, term, definition), abstention off unless given."""
     import json
 
     from finterm.api import build
@@ -156,7 +156,7 @@ def _tiny_retriever(tmp_path, rows, **config):
                                        "related": [], "source": "테스트"}, ensure_ascii=False) + "\n"
                            for i, t, d in rows), encoding="utf-8")
     build([src], tmp_path / "index", progress=False, log=lambda m: None)
-    return Retriever.open(tmp_path / "index", config=RetrievalConfig(abstain_below=0.0, **config))
+    return Retriever.open(tmp_path / "index", config=RetrievalConfig(**{"abstain_below": 0.0, **config}))
 
 
 BONDS = [("b1", "채권", "정부나 기업이 투자자에게서 돈을 빌리면서 원금과 이자를 갚기로 약속하고 발행하는 증서이다. "
@@ -234,3 +234,21 @@ def test_a_clearly_misspelt_name_inside_a_question_is_corrected(retriever):
     # Off-topic questions and ordinary words are not "corrected" into the glossary.
     assert retriever.search("삼겹살 맛있게 굽는 법").corrected_from is None
     assert retriever.search("물가가 오르면 금리도 오르나요").corrected_from is None
+
+
+def test_a_corrected_name_keeps_its_particles_right():
+    assert swap_word("통화스와프를 맺으면", "통화스와프", "통화스왑") == "통화스왑을 맺으면"
+    assert swap_word("소둑세가 오르면", "소둑세", "소득세") == "소득세가 오르면"
+    assert swap_word("환률으로 보면", "환률", "환율") == "환율로 보면"  # a final ㄹ takes 로
+    assert swap_word("스테그네이션으로 가면", "스테그네이션", "스태그네이션") == "스태그네이션으로 가면"
+    assert swap_word("가나", "다", "라") == "가나"
+
+
+def test_english_names_are_looked_up_in_the_bundled_glossary_for_a_korean_only_glossary(tmp_path):
+    r = _tiny_retriever(tmp_path, GOODS, abstain_below=0.5)  # no English names in these entries
+    for q, term in [("normal goods", "정상재"), ("What is an inferior good?", "열등재")]:
+        res = r.search(q)
+        assert not res.abstained and res.hits[0].entry.term == term and res.query == term, q
+        assert res.corrected_from == q
+    off = r.search("banana bread recipe")
+    assert off.abstained and off.corrected_from is None

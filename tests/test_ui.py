@@ -137,7 +137,7 @@ def test_typo_is_answered_and_offers_did_you_mean(small_index, monkeypatch):
 
 def test_a_corrected_question_says_what_was_searched(small_index, monkeypatch):
     at = ask(open_app(small_index, monkeypatch), "인풀레이션이 오면 금리가 오르나요")
-    assert any("맞춤법을 고쳐 찾았습니다" in c.value and "인플레이션이" in c.value for c in at.caption)
+    assert any("고쳐서 찾은 질문" in c.value and "인플레이션이" in c.value for c in at.caption)
     assert card_numbers(at)[:1] == [1]
 
 

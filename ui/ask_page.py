@@ -30,7 +30,7 @@ def open_entry(entry_id: str) -> None:
 def show_answer(answer, idx: int, *, requested: str, why_not: str = "") -> None:
     """One assistant turn: the answer (or "not in the glossary" + suggestions) and its source cards."""
     if answer.corrected_from:
-        st.caption(esc(f"맞춤법을 고쳐 찾았습니다: {answer.question}"))
+        st.caption(esc(f"고쳐서 찾은 질문: {answer.question}"))
     if answer.abstained:
         st.warning("용어집에서 찾지 못했습니다 (not in the glossary).")
         if answer.suggestions:
