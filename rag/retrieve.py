@@ -278,7 +278,10 @@ class Retriever:
                 stem = question_core(word)
                 if len(word) < 3 or len(core.split()) < 2 or self._known_word(stem):
                     continue
-                near = self.typos.near(stem)
+                latin = bool(_ENGLISH.fullmatch(stem))
+                if latin and len(stem) < 5:  # "does" is not a misspelt DES: short English words are just words
+                    continue
+                near = [(key, sim) for key, sim in self.typos.near(stem) if sim >= 0.9 or not latin]
                 if near and near[0][1] >= 0.8:
                     ids = self.keys[near[0][0]]
                     typo_terms += [self.entries[i].term for i in ids]

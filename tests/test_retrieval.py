@@ -145,16 +145,16 @@ def test_question_core_strips_particles_and_question_words():
 
 
 def _tiny_retriever(tmp_path, rows, **config):
-    """A Retriever over a few entries written here (id, term, definition), abstention off unless given."""
+    """A Retriever over a few entries written here (id, term, definition, *aliases), abstention off unless given."""
     import json
 
     from finterm.api import build
     from finterm.rag.retrieve import Retriever
 
     src = tmp_path / "g.jsonl"
-    src.write_text("".join(json.dumps({"id": i, "term": t, "aliases": [], "category": "경제일반", "definition": d,
-                                       "related": [], "source": "테스트"}, ensure_ascii=False) + "\n"
-                           for i, t, d in rows), encoding="utf-8")
+    src.write_text("".join(json.dumps({"id": r[0], "term": r[1], "aliases": list(r[3:]), "category": "경제일반",
+                                       "definition": r[2], "related": [], "source": "테스트"}, ensure_ascii=False)
+                           + "\n" for r in rows), encoding="utf-8")
     build([src], tmp_path / "index", progress=False, log=lambda m: None)
     return Retriever.open(tmp_path / "index", config=RetrievalConfig(**{"abstain_below": 0.0, **config}))
 
@@ -252,3 +252,14 @@ def test_english_names_are_looked_up_in_the_bundled_glossary_for_a_korean_only_g
         assert res.corrected_from == q
     off = r.search("banana bread recipe")
     assert off.abstained and off.corrected_from is None
+
+
+def test_short_english_words_are_not_taken_for_misspelt_abbreviations(tmp_path):
+    rows = [("d1", "대출금 출자전환", "은행이 기업에 빌려준 돈을 그 기업의 주식으로 바꿔 받는 구조조정 방식이다. "
+                               "기업은 빚이 줄고 은행은 주주가 된다.", "DES"),
+            ("p1", "주가수익비율", "주가를 주당순이익으로 나눈 값으로, 주가가 이익의 몇 배인지 보여 준다. "
+                             "낮을수록 이익에 비해 싸다고 본다.", "PER")]
+    r = _tiny_retriever(tmp_path, rows)
+    # "does" is one letter from DES; it is an English word, not a misspelt abbreviation.
+    res = r.search("what does PER stand for?")
+    assert res.hits[0].entry.term == "주가수익비율" and "대출금 출자전환" not in res.query
