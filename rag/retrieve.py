@@ -18,7 +18,7 @@ import numpy as np
 
 from finterm import FintermError
 from finterm.index.entry import Entry
-from finterm.index.normalize import name_keys, norm_key
+from finterm.index.normalize import name_keys, norm_key, to_jamo
 from finterm.index.store import IndexData, load_index, rebuild_hint, search_vectors
 from finterm.rag.direction import direction
 from finterm.rag.query import (
@@ -88,21 +88,17 @@ _EN_ASKING = re.compile(r"^\s*(what\s+(is|are|does)\s+(an?\s+|the\s+)?|what's\s+
 _PARTICLES = {"를": "을", "가": "이", "는": "은", "와": "과", "로": "으로"}
 
 
-def _has_final(syllable: str) -> bool:
-    code = ord(syllable) - 0xAC00
-    return 0 <= code < 11172 and code % 28 != 0
-
-
 def swap_word(text: str, wrong: str, right: str) -> str:
     """`text` with the first `wrong` replaced by `right`, and a particle after it made to fit."""
     i = text.find(wrong)
     if i < 0:
         return text
     rest = text[i + len(wrong):]
-    final = _has_final(right[-1])
+    jamo = to_jamo(right[-1])
+    final = jamo[2] if len(jamo) == 3 else ""
     for vowel_form, consonant_form in _PARTICLES.items():
         # A final ㄹ takes 로 like a vowel does (환율로, not 환율으로).
-        f = final and not (vowel_form == "로" and (ord(right[-1]) - 0xAC00) % 28 == 8)
+        f = bool(final) and not (vowel_form == "로" and final == "ㄹ")
         have, want = (vowel_form, consonant_form) if f else (consonant_form, vowel_form)
         if rest.startswith(have) and (len(rest) == len(have) or not "가" <= rest[len(have)] <= "힣"):
             rest = want + rest[len(have):]
@@ -113,17 +109,14 @@ def swap_word(text: str, wrong: str, right: str) -> str:
 @lru_cache(maxsize=1)
 def english_names() -> dict[str, str]:
     """English names and abbreviations of the bundled glossary (normalised) -> its Korean term."""
-    import json
-
     from finterm.home import bundled_glossary
+    from finterm.index.load import load_glossary
 
     out: dict[str, str] = {}
-    for line in bundled_glossary().read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            e = json.loads(line)
-            for name in e.get("aliases", []):
-                if _ENGLISH.fullmatch(name.strip()):
-                    out.setdefault(norm_key(name), e["term"])
+    for e in load_glossary(bundled_glossary()).entries:
+        for name in e.aliases:
+            if _ENGLISH.fullmatch(name.strip()):
+                out.setdefault(norm_key(name), e.term)
     return out
 
 
@@ -312,6 +305,15 @@ class Retriever:
 
         name_scores, typo_terms, promoted, explained, fixes = ({}, [], [], 0.0, []) if "name" not in cfg.modes \
             else self._name_signals(text, core, qkey, exact)
+        if fixes and not _corrected:
+            # "인풀레이션이 오면 금리가 오르나요": ask again with the name spelt right, and say so; the question
+            # as typed is searched only if the corrected one finds nothing.
+            fixed = text
+            for wrong, right in fixes:
+                fixed = swap_word(fixed, wrong, right)
+            again = self.search(fixed, k, _corrected=True)
+            if not again.abstained:
+                return dataclasses.replace(again, corrected_from=text)
 
         qtoks = tokens(text)
         bm25_scores = np.zeros(len(self.entries), dtype=np.float32)
@@ -373,14 +375,6 @@ class Retriever:
         confidence = 1.0 if exact or promoted else self._confidence(cosine, share, named)
         abstained = confidence < cfg.abstain_below or not hits
         suggestions = list(dict.fromkeys(typo_terms))
-        if fixes and not _corrected:
-            # "인풀레이션이 오면 금리가 오르나요": ask again with the name spelt right, and say so.
-            fixed = text
-            for wrong, right in fixes:
-                fixed = swap_word(fixed, wrong, right)
-            again = self.search(fixed, k, _corrected=True)
-            if not again.abstained:
-                return dataclasses.replace(again, corrected_from=text)
         if abstained and not _corrected:
             # "stagflation" on a Korean glossary without English names: the bundled glossary's English
             # names and abbreviations serve as a small dictionary (스태그플레이션), and the question is asked again.
