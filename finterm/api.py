@@ -50,6 +50,10 @@ def _stale(path: Path) -> str | None:
         return "it is missing or unreadable"
     if manifest.get("format") != FORMAT or manifest.get("tokens") != TOKENS:
         return "it was made by an older finterm"
+    from finterm.index.embed import embedder_version
+
+    if manifest.get("embedder_version", manifest.get("embedder")) != embedder_version(DEFAULT_EMBEDDER):
+        return "the default embedder has changed"
     bundled = file_sha256(bundled_glossary())
     if [s.get("sha256") for s in manifest.get("sources", [])] != [bundled]:
         return "the bundled glossary has changed"

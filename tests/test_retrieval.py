@@ -159,6 +159,20 @@ def _tiny_retriever(tmp_path, rows, **config):
     return Retriever.open(tmp_path / "index", config=RetrievalConfig(**{"abstain_below": 0.0, **config}))
 
 
+def _rules_with(tmp_path, **weights) -> str:
+    """A ranker file: the hand-set rules with some weights changed (saved as JSON like the learned one)."""
+    import numpy as np
+
+    from finterm.rag.ranker import RULES, LinearRanker, rules_ranker
+
+    w = {**RULES, **weights}
+    base = rules_ranker()
+    r = LinearRanker("test", tuple(w), np.array(list(w.values())), np.zeros(len(w)), np.ones(len(w)), base.abstain)
+    path = tmp_path / f"ranker-{len(list(tmp_path.glob('ranker-*')))}.json"
+    path.write_text(r.to_json(), encoding="utf-8")
+    return str(path)
+
+
 BONDS = [("b1", "채권", "정부나 기업이 투자자에게서 돈을 빌리면서 원금과 이자를 갚기로 약속하고 발행하는 증서이다. "
                       "만기와 금리가 정해져 있다."),
          ("b2", "회사채", "기업이 시설 투자나 운영에 쓸 돈을 빌리기 위해 발행하는 채권이다. "
@@ -178,7 +192,7 @@ GOODS = [("g1", "정상재", "소득이 늘어나면 수요도 늘어나는 재�
 
 def test_genus_bonus_goes_to_kinds_of_the_head_noun_not_to_the_head_noun(tmp_path):
     # A large genus weight makes the bonus decide: every kind of 채권 must outrank 채권 itself.
-    r = _tiny_retriever(tmp_path, BONDS, w_genus=5.0)
+    r = _tiny_retriever(tmp_path, BONDS, ranker=_rules_with(tmp_path, genus=5.0))
     terms = [h.entry.term for h in r.search("주식회사가 돈을 빌리기 위해 발행하는 채권").hits]
     assert terms[:2] in (["회사채", "국채"], ["국채", "회사채"]) and terms.index("채권") > 1
 
@@ -186,9 +200,10 @@ def test_genus_bonus_goes_to_kinds_of_the_head_noun_not_to_the_head_noun(tmp_pat
 def test_polarity_tells_opposite_definitions_apart(tmp_path):
     # 정상재's text shares more words with the question; only the direction of 수요 tells them apart.
     q = "소득이 늘면 수요가 줄어드는 재화는?"
-    r = _tiny_retriever(tmp_path, GOODS, w_polarity=0.0)
+    r = _tiny_retriever(tmp_path, GOODS, ranker=_rules_with(tmp_path, polarity=0.0))
     assert r.search(q).hits[0].entry.term == "정상재"
-    r.config = RetrievalConfig(abstain_below=0.0, w_polarity=2.0)  # a weight large enough to decide
+    # a weight large enough to decide
+    r.config = RetrievalConfig(abstain_below=0.0, ranker=_rules_with(tmp_path, polarity=-2.0))
     assert r.search(q).hits[0].entry.term == "열등재"
     assert r.search("소득이 늘면 수요도 늘어나는 재화").hits[0].entry.term == "정상재"
     assert r.search("소득이 증가하면 구매량이 줄어드는 재화").hits[0].entry.term == "열등재"
@@ -221,7 +236,18 @@ def test_each_single_signal_still_works(small_index):
         res = r.search("한국은행 금융통화위원회가 정하는 정책금리", k=3)
         assert "기준금리" in [h.entry.term for h in res.hits] or res.abstained
     with pytest.raises(ValueError):
-        RetrievalConfig(fusion="max")
+        RetrievalConfig(modes=("sparse",))
+
+
+def test_the_hand_set_rules_and_a_bad_ranker_name(small_index):
+    from finterm import FintermError
+    from finterm.rag.retrieve import Retriever
+
+    r = Retriever.open(small_index, config=RetrievalConfig(ranker="rules"))
+    assert r.search("한국은행 금융통화위원회가 정하는 정책금리").hits[0].entry.term == "기준금리"
+    r = Retriever.open(small_index, config=RetrievalConfig(ranker="no-such-ranker"))
+    with pytest.raises(FintermError, match="learned"):
+        r.search("기준금리")
 
 
 def test_a_clearly_misspelt_name_inside_a_question_is_corrected(retriever):

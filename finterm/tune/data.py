@@ -1,0 +1,113 @@
+"""Training pairs for the embedder: (question, glossary entry), split by entry, hard negatives attached.
+
+Sources, all optional except the glossary:
+  bench/data/train_questions.jsonl   {"q", "term", "style"}: questions written for training
+  bench/data/calibration.jsonl, describe_tuning.jsonl, natural_tuning.jsonl   the tuning sets
+  the glossary's own names: aliases, English names, spacing variants (so name lookups keep working)
+Never read: *_holdout.jsonl and the shared dev set; `assert_unseen` checks no text leaked.
+Split by entry (sha256 of the term): test 10%, validation 10%, train 80% — a question is never
+trained on when any question about its entry is in validation or test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from finterm.index.entry import Entry
+from finterm.index.normalize import name_keys, norm_key
+
+TUNING_SETS = ("calibration.jsonl", "describe_tuning.jsonl", "natural_tuning.jsonl")
+NEVER = ("describe_holdout.jsonl", "natural_holdout.jsonl")
+
+
+@dataclass(frozen=True)
+class Pair:
+    q: str
+    entry: int  # row in the glossary
+    source: str  # "train_questions:<style>", a tuning set's name, or "name"
+
+
+def split_of(term: str) -> str:
+    """'train', 'val' or 'test' for an entry, fixed by its name (stable as the glossary grows)."""
+    b = hashlib.sha256(norm_key(term).encode()).digest()[0] % 10
+    return "test" if b == 0 else "val" if b == 1 else "train"
+
+
+def _read(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def name_table(entries: list[Entry]) -> dict[str, int]:
+    """Normalised name -> first entry row carrying it."""
+    table: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        for n in e.names:
+            for k in name_keys(n):
+                table.setdefault(k, i)
+    return table
+
+
+def question_pairs(entries: list[Entry], data_dir: Path) -> list[Pair]:
+    """Every question whose entry is in the glossary, from train_questions.jsonl and the tuning sets."""
+    table = name_table(entries)
+    pairs: list[Pair] = []
+    extra = data_dir / "train_questions.jsonl"
+    if extra.is_file():
+        for r in _read(extra):
+            i = table.get(norm_key(r["term"]))
+            if i is not None and r.get("q"):
+                pairs.append(Pair(r["q"], i, f"train_questions:{r.get('style', '')}"))
+    for name in TUNING_SETS:
+        path = data_dir / name
+        for r in _read(path) if path.is_file() else []:
+            hit = next((table[norm_key(t)] for t in r.get("expect", []) if norm_key(t) in table), None)
+            if hit is not None:
+                pairs.append(Pair(r["q"], hit, name))
+    return pairs
+
+
+def name_pairs(entries: list[Entry], rng: random.Random, per_entry: int = 1) -> list[Pair]:
+    """Name lookups as pairs: an alias or English name, the term without/with spaces, "<term>이 뭐야"."""
+    pairs = []
+    for i, e in enumerate(entries):
+        variants = list(dict.fromkeys(
+            [a for a in e.aliases if norm_key(a) != norm_key(e.term)]
+            + ([e.term.replace(" ", "")] if " " in e.term else [])
+            + [f"{e.term} 뜻", f"{e.term}이란?"]))
+        for v in rng.sample(variants, min(per_entry, len(variants))):
+            pairs.append(Pair(v, i, "name"))
+    return pairs
+
+
+def assert_unseen(pairs: list[Pair], data_dir: Path, dev: Path | None) -> None:
+    """Fail loudly if a training question is also a hold-out or dev question."""
+    banned = set()
+    for name in NEVER:
+        if (data_dir / name).is_file():
+            banned |= {norm_key(r["q"]) for r in _read(data_dir / name)}
+    if dev and dev.is_file():
+        banned |= {norm_key(r["q"]) for r in _read(dev)}
+    leaked = [p.q for p in pairs if norm_key(p.q) in banned]
+    if leaked:
+        raise ValueError(f"{len(leaked)} training questions are hold-out/dev questions (e.g. {leaked[0]!r}); "
+                         "remove them from the training files")
+
+
+def hard_negatives(pairs: list[Pair], qvecs, pvecs, entries: list[Entry], rng: random.Random,
+                   top: int = 5) -> list[int]:
+    """One wrong entry per pair, drawn from the original model's `top` nearest wrong entries."""
+    import numpy as np
+
+    keys = [{k for n in e.names for k in name_keys(n)} for e in entries]
+    sims = qvecs @ pvecs.T
+    out = []
+    for p, row in zip(pairs, sims, strict=True):
+        order = np.argsort(-row)[: top + 5]
+        wrong = [int(j) for j in order if j != p.entry and not (keys[j] & keys[p.entry])][:top]
+        out.append(rng.choice(wrong))
+    return out

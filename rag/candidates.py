@@ -1,0 +1,108 @@
+"""Retrieval step 1: candidates for a question, with the raw evidence each list found.
+
+Three sources: names (exact, contained in the question, or a near spelling), BM25 over Kiwi
+morphemes, and dense (e5) search. The union of their top entries is what the ranker scores.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from finterm.index.normalize import norm_key
+from finterm.index.store import search_vectors
+from finterm.rag.query import contained_keys, is_description, question_core, word_starts
+
+POOL = 50  # candidates taken from each ranked list
+_ENGLISH = re.compile(r"[A-Za-z][A-Za-z0-9 &'./-]*")
+
+
+@dataclass
+class Candidates:
+    text: str
+    core: str
+    qkey: str
+    qtoks: list[str]
+    exact: list[int]  # rows whose name is the whole question
+    promoted: list[int] = field(default_factory=list)  # a clearly closest spelling: a lookup, goes first
+    cover: dict[int, float] = field(default_factory=dict)  # contained name -> share of the question it explains
+    mention: bool = False  # names found inside a description that explain little of it
+    typo: dict[int, float] = field(default_factory=dict)  # near spelling -> similarity
+    typo_terms: list[str] = field(default_factory=list)
+    fixes: list[tuple[str, str]] = field(default_factory=list)  # (misspelt word, the name it clearly means)
+    explained: float = 0.0
+    bm25: np.ndarray | None = None
+    dense: dict[int, float] = field(default_factory=dict)  # dense top POOL: row -> cosine
+    qv: np.ndarray | None = None  # the query vector (cosines of candidates outside the dense top)
+    ids: list[int] = field(default_factory=list)  # the candidate rows, in a fixed order
+
+    def name_signal(self, i: int, mention_penalty: float = 0.6) -> float:
+        """The single name score the hand-set rules used: coverage, -penalty for a mention, typo sim - 0.1."""
+        if i in self.cover:
+            return -mention_penalty if self.mention else self.cover[i]
+        return self.typo.get(i, 0.0)
+
+
+def name_evidence(r, c: Candidates) -> None:
+    """Fill the name fields of `c`: contained names, typo matches, and corrections worth retrying."""
+    found = contained_keys(c.qkey, r.keys, word_starts(c.text))
+    core_key = norm_key(c.core)
+    # How much of the question the names explain: "LTV 규제" 0.6, "A와 B의 차이" ~0.9.
+    c.explained = min(1.0, sum(map(len, found)) / max(1, len(core_key)))
+    c.mention = bool(found) and c.explained < 0.8 and is_description(c.text)
+    for key in found:
+        for i in r.keys[key]:
+            c.cover[i] = c.explained
+    if not c.exact and len(core_key) <= 20:
+        near = r.typos.near(core_key)
+        for rank, (key, sim) in enumerate(near):
+            for i in r.keys[key]:
+                if i in c.cover:
+                    continue
+                c.typo[i] = sim - 0.1
+                c.typo_terms.append(r.entries[i].term)
+                # A clearly closest spelling ("인풀레이션" -> 인플레이션) is a lookup, not a hint.
+                clear = rank == 0 and (len(near) == 1 or near[1][1] < sim - 0.03)
+                if sim >= 0.85 and clear and not found:
+                    c.promoted.append(i)
+    if c.exact:
+        return
+    words = c.core.split()
+    for word in words[:12]:  # a misspelt word inside a longer question is still worth a "did you mean"
+        stem = question_core(word)
+        if len(word) < 3 or len(words) < 2 or r.known_word(stem):
+            continue
+        latin = bool(_ENGLISH.fullmatch(stem))
+        if latin and len(stem) < 5:  # "does" is not a misspelt DES: short English words are just words
+            continue
+        near = [(key, sim) for key, sim in r.typos.near(stem) if sim >= 0.9 or not latin]
+        if near and near[0][1] >= 0.8:
+            ids = r.keys[near[0][0]]
+            c.typo_terms += [r.entries[i].term for i in ids]
+            clear = len(ids) == 1 and (len(near) == 1 or near[1][1] < near[0][1] - 0.03)
+            if near[0][1] >= 0.85 and clear and stem in word:
+                c.fixes.append((stem, r.entries[ids[0]].term))
+
+
+def gather(r, text: str, modes: tuple[str, ...]) -> Candidates:
+    """Candidates for the cleaned question `text` from the signals named in `modes`."""
+    from finterm.index.morph import tokens
+
+    core = question_core(text)
+    qkey = norm_key(text)
+    exact = list(dict.fromkeys(i for key in (norm_key(core), qkey) for i in r.keys.get(key, [])))
+    c = Candidates(text=text, core=core, qkey=qkey, qtoks=tokens(text), exact=exact)
+    if "name" in modes:
+        name_evidence(r, c)
+    c.bm25 = np.zeros(len(r.entries), dtype=np.float32)
+    if "bm25" in modes and c.qtoks:
+        c.bm25 = r.bm25.get_scores(c.qtoks).astype(np.float32)
+    if "dense" in modes:
+        c.qv = qv = r.embedder.embed_queries([text])[0]
+        scores, ids = search_vectors(r.data.vectors, qv, POOL)
+        c.dense = {int(i): float(s) for s, i in zip(scores, ids, strict=True) if i >= 0}
+    bm25_top = [int(i) for i in np.argsort(-c.bm25)[:POOL] if c.bm25[i] > 0]
+    c.ids = list(dict.fromkeys([*c.cover, *c.typo, *bm25_top, *c.dense]))
+    return c
