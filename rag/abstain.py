@@ -4,7 +4,7 @@ Per question: the ranker's best score and its margin over the second, the best h
 IDF share of the question found in the best three entries, and name coverage. Off-topic questions
 have e5 cosines nearly as high as real ones (~0.8), so the model needs the lexical and ranker
 evidence too. Fitted with classes balanced by bench/fit_ranker.py (offtopic.jsonl's even half
-against the tuning questions); the rules' model is the one bench/calibrate.py fitted before.
+against the tuning questions); the rules' model is the one fitted for them before the learned ranker.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 QUESTION_FEATURES = ("top", "margin", "cosine", "share", "named")
-# bias, cosine, lexical share, name coverage (fitted for the hand-set rules by bench/calibrate.py).
+# bias, cosine, lexical share, name coverage: fitted for the hand-set rules (by the former bench/calibrate.py).
 RULES_ABSTAIN = {"features": ["cosine", "share", "named"], "bias": -99.37, "weights": [113.42, 5.50, 8.29],
                  "threshold": 0.5}
 

