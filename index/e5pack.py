@@ -13,6 +13,7 @@ so `write_patched` copies the file byte for byte and overwrites those tensors in
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,7 @@ def write_patched(src: str | Path, out: str | Path, tensors: dict[str, np.ndarra
             raise ValueError(f"tensor {name!r} has {arr.size} values, the file holds {t.n}")
         blob[t.offset:t.offset + t.nbytes] = arr.tobytes()
     out = Path(out)
-    tmp = out.with_name(out.name + ".part")
+    tmp = out.with_name(f"{out.name}.part-{os.getpid()}")  # two processes may make the same file at once
     tmp.write_bytes(bytes(blob))
     tmp.replace(out)
 
