@@ -17,8 +17,13 @@ from finterm.index.embed import DEFAULT_EMBEDDER
 
 def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_EMBEDDER,
           mapping: dict[str, str] | None = None, progress: bool = True, include_bundled: bool = False,
-          log=print) -> dict:
-    """Load `files` (plus the bundled glossary if asked), report problems, and build the index at `out`."""
+          use_cache: bool = True, use_prebuilt: bool = True, log=print) -> dict:
+    """Load `files` (plus the bundled glossary if asked), report problems, and build the index at `out`.
+
+    Vectors and tokens are reused from the vector cache (`use_cache`) and from the index shipped
+    prebuilt with the package (`use_prebuilt`) wherever the text and embedder match.
+    """
+    from finterm.index import prebuilt as shipped
     from finterm.index.load import load_many
     from finterm.index.store import build_index
 
@@ -32,9 +37,11 @@ def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_E
         log(f"… and {len(report.problems) - 50} more problems")
     log(report.summary())
     manifest = build_index(report, Path(out), sources=paths, embedder_spec=embedder,
-                           cache_path=vector_cache_path(), progress=progress)
-    log(f"indexed {manifest['entries']} entries into {out} ({manifest['embedded']} embedded, "
-        f"the rest from cache; {manifest['build_seconds']} s)")
+                           cache_path=vector_cache_path() if use_cache else None, progress=progress,
+                           prebuilt=shipped.load() if use_prebuilt else None)
+    n, new = manifest["entries"], manifest["embedded"]
+    reused = f"{n - new} reused ({manifest['shipped']} shipped prebuilt)" if n - new else "none reused"
+    log(f"indexed {n} entries into {out}: {new} embedded, {reused}; {manifest['build_seconds']} s")
     return manifest
 
 
@@ -61,11 +68,19 @@ def ensure_default_index(progress: bool = True) -> Path:
     (made by an older finterm, or from an older bundled glossary); vectors come from the cache."""
     path = default_index_dir()
     if not (path / "manifest.json").is_file():
-        print(f"finterm: building the default index at {path} (first run only)…", file=sys.stderr)
-        build([], path, progress=progress, log=lambda m: print(m, file=sys.stderr))
-    elif reason := _stale(path):
-        print(f"finterm: rebuilding the default index at {path} ({reason})…", file=sys.stderr)
-        build([], path, progress=progress, log=lambda m: print(m, file=sys.stderr))
+        reason = "first run"
+    elif not (reason := _stale(path)):
+        return path
+    from finterm.index import prebuilt as shipped
+    from finterm.index.store import file_sha256
+
+    why = shipped.why_not_used(shipped.load(), DEFAULT_EMBEDDER, file_sha256(bundled_glossary()))
+    if why is None:  # everything comes from the shipped files: quiet, a few seconds
+        build([], path, progress=False, log=lambda m: None)
+        return path
+    print(f"finterm: building the default index at {path} ({reason}; {why}, so new text is embedded)…",
+          file=sys.stderr)
+    build([], path, progress=progress, log=lambda m: print(m, file=sys.stderr))
     return path
 
 

@@ -110,6 +110,19 @@ class VectorCache:
     def key(spec: str, text: str) -> str:
         return hashlib.sha256(f"{spec}\n{text}".encode()).hexdigest()
 
+    def seed(self, embedder: Embedder, texts: Sequence[str], lookup: Callable[[str, str], np.ndarray | None]) -> int:
+        """Add vectors that `lookup(spec, text)` already knows (the shipped prebuilt index) and the
+        cache lacks; returns how many of `texts` were found there."""
+        rows, found = [], 0
+        for text in texts:
+            vec = lookup(embedder.spec, text)
+            if vec is not None and vec.shape == (embedder.dim,):
+                found += 1
+                rows.append((self.key(embedder.spec, text), embedder.dim, np.asarray(vec, np.float32).tobytes()))
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO vec VALUES (?, ?, ?)", rows)
+        return found
+
     def embed(self, embedder: Embedder, texts: Sequence[str], *, batch: int = 32,
               progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
         """Vectors for `texts`, embedding only the ones not cached; returns (vectors, number embedded)."""

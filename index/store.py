@@ -53,18 +53,31 @@ def rebuild_hint(path: Path | None) -> str:
     return "finterm index" + (f" --out {path}" if path else "") + " [FILES…]"
 
 
+def _tokens_reusing(texts: list[str], prebuilt) -> tuple[list[list[str]], int]:
+    """Kiwi tokens of `texts`, taken from the shipped prebuilt data where the text matches."""
+    from finterm.index.morph import tokens_many
+
+    out = [prebuilt.tokens_for(t) if prebuilt else None for t in texts]
+    todo = [i for i, t in enumerate(out) if t is None]
+    if todo:
+        for i, toks in zip(todo, tokens_many([texts[i] for i in todo]), strict=True):
+            out[i] = toks
+    return out, len(texts) - len(todo)
+
+
 def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_spec: str,
-                cache_path: Path | None = None, progress: bool = True) -> dict:
+                cache_path: Path | None = None, progress: bool = True, prebuilt=None) -> dict:
     """Embed and tokenise `report.entries` and write the index folder at `out` atomically.
 
-    The new index is written beside `out` and swapped in with renames, so a crash at any point
-    leaves the previous index loadable. Returns the manifest.
+    Vectors come from the vector cache at `cache_path` and from `prebuilt` (the shipped
+    `index.prebuilt.Prebuilt`) where they exist; only the rest is embedded. The new index is written
+    beside `out` and swapped in with renames, so a crash at any point leaves the previous index
+    loadable. Returns the manifest.
     """
     import faiss
     from tqdm import tqdm
 
     from finterm.index.embed import VectorCache, make_embedder
-    from finterm.index.morph import tokens_many
 
     entries = report.entries
     if not entries:
@@ -79,10 +92,11 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
     cache = VectorCache(cache_path)
     try:
         passages = [e.passage(PASSAGE_CHARS) for e in entries]
+        shipped = cache.seed(embedder, passages, prebuilt.vector_for) if prebuilt else 0
         with tqdm(total=len(passages), desc="embedding", unit="entry", disable=not progress,
                   file=sys.stderr) as bar:
             vectors, embedded = cache.embed(embedder, passages, progress=bar.update)
-        toks = tokens_many([bm25_text(e) for e in entries])
+        toks, _ = _tokens_reusing([bm25_text(e) for e in entries], prebuilt)
         if len(entries) > HNSW_ABOVE:
             index = faiss.IndexHNSWFlat(embedder.dim, 32, faiss.METRIC_INNER_PRODUCT)
         else:
@@ -93,7 +107,7 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
             for e in entries:
                 f.write(e.to_json() + "\n")
         (tmp / "tokens.json").write_text(json.dumps(toks, ensure_ascii=False), encoding="utf-8")
-        heads = tokens_many([e.defining_sentence() for e in entries])
+        heads, _ = _tokens_reusing([e.defining_sentence() for e in entries], prebuilt)
         (tmp / "heads.json").write_text(json.dumps(heads, ensure_ascii=False), encoding="utf-8")
         manifest = {
             "format": FORMAT,
@@ -108,6 +122,7 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.time() - started, 2),
             "embedded": embedded,
+            "shipped": shipped,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         _swap_in(tmp, out)
