@@ -22,7 +22,7 @@ def rows() -> list[dict]:
 
 
 def test_enough_entries_and_categories(rows):
-    assert len(rows) >= 700
+    assert len(rows) >= 2500
     per_cat = Counter(r["category"] for r in rows)
     assert sum(1 for n in per_cat.values() if n >= 20) >= 12, per_cat
 
