@@ -45,21 +45,30 @@ class CalcItem:
     inputs: dict
 
 
+def _by_key(entries) -> dict[str, Entry]:
+    out: dict[str, Entry] = {}
+    for e in entries:
+        for name in e.names:
+            for key in name_keys(name):
+                out.setdefault(key, e)
+    return out
+
+
 @lru_cache(maxsize=1)
-def _bundled() -> tuple[Entry, ...]:
+def _bundled() -> dict[str, Entry]:
     from finterm.home import bundled_glossary
     from finterm.index.load import load_glossary
 
-    return tuple(load_glossary(bundled_glossary()).entries)
+    return _by_key(load_glossary(bundled_glossary()).entries)
 
 
 def cited_entry(term: str, entries=None) -> Entry:
     """The entry named `term` (name or alias) in `entries`, else in the bundled glossary."""
-    keys = name_keys(term)
-    for pool in (entries or (), _bundled()):
-        for e in pool:
-            if any(keys & name_keys(name) for name in e.names):
-                return e
+    keys = sorted(name_keys(term))
+    for table in (_by_key(entries or ()), _bundled()):
+        for key in keys:
+            if key in table:
+                return table[key]
     raise FintermError(f"no glossary entry for {term!r}, the term a calculation template cites; "
                        "fix the template's cite")
 

@@ -78,12 +78,12 @@ def terms_of_trade(r):
                 inputs={"xp": xp, "mp": mp})
 
 
-@template("구매력평가환율", "구매력평가환율")
+@template("구매력평가환율", "빅맥지수")
 def ppp(r):
     usd = r.choice([4, 5, 5.5, 6, 8])
     rate = 50 * r.randint(16, 30)
     krw = usd * rate
-    return Calc(f"같은 햄버거가 한국에서 {n(krw)}원, 미국에서 {n(usd)}달러이다. 이 햄버거로 본 구매력평가 환율"
+    return Calc(f"같은 빅맥 햄버거가 한국에서 {n(krw)}원, 미국에서 {n(usd)}달러이다. 이 햄버거로 본 구매력평가 환율"
                 "(원/달러)은?", rate, (krw - usd, krw * usd, krw / usd / 10, usd / krw * 10000),
                 f"구매력평가 환율 = 한국 가격 ÷ 미국 가격 = {n(krw)} ÷ {n(usd)} = {n(rate)}원", "원",
                 inputs={"krw": krw, "usd": usd})
