@@ -147,6 +147,11 @@ def cmd_quiz(args) -> int:
     from finterm.api import open_retriever
     from finterm.rag.quiz import CIRCLED, make_quiz
 
+    if args.mock:
+        return cmd_mock(args)
+    if args.minutes is not None:
+        raise UsageError("--minutes is for a mock test; add --mock")
+    args.n = 10 if args.n is None else args.n
     if args.n < 1:
         raise UsageError(f"--n of {args.n} is too small; ask for 1 question or more")
     if not 0 <= args.difficulty <= 1:
@@ -190,6 +195,79 @@ def cmd_quiz(args) -> int:
                 print(f"오답입니다. 정답은 {CIRCLED[q.answer]} {q.options[q.answer]}")
             print(f"해설: {q.explanation}\n출처: {q.source}")
     print(f"\n{asked}문제 중 {right}문제 정답." + (" 진행 상황: finterm progress" if asked else ""))
+    return 0
+
+
+def _mock_choice(n: int) -> int | None | str:
+    """1..n -> 0..n-1; Enter -> None (skip); 'q' or EOF -> "stop"."""
+    while True:
+        sys.stdout.write(f"답 (1-{n}, Enter=건너뛰기, q=제출): ")
+        sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line or line.strip().lower() in ("q", "quit", "exit"):
+            return "stop"
+        if not line.strip():
+            return None
+        if line.strip().isdigit() and 1 <= int(line.strip()) <= n:
+            return int(line.strip()) - 1
+        print(f"1부터 {n}까지의 번호를 입력하세요.")
+
+
+def cmd_mock(args) -> int:
+    """`finterm quiz --mock`: every item in turn with the time left, no feedback, then the result."""
+    import random
+    import time
+
+    from finterm.api import open_retriever
+    from finterm.rag.mock import NOTE, build_mock, record_mock, score_mock
+    from finterm.rag.quiz import CIRCLED
+
+    n = 40 if args.n is None else args.n
+    minutes = 50.0 if args.minutes is None else args.minutes
+    seed = random.randrange(1_000_000) if args.seed is None else args.seed
+    test = build_mock(open_retriever(args.index), n, minutes=minutes, seed=seed, difficulty=args.difficulty)
+    if args.json:
+        _print_json(test.to_json())
+        return 0
+    print(f"모의고사: {len(test.items)}문항, {minutes:g}분, {test.max_points}점 만점. "
+          "채점과 해설은 끝난 뒤에 나옵니다.")
+    print(NOTE)
+    answers: dict[str, int | None] = {}
+    start = time.monotonic()
+    for k, it in enumerate(test.items, 1):
+        left = minutes * 60 - (time.monotonic() - start)
+        if left <= 0:
+            print("\n시간이 다 되었습니다. 남은 문항은 답하지 않은 것으로 채점합니다.")
+            break
+        q = it.question
+        clock = f"{int(left) // 60}:{int(left) % 60:02d}"
+        print(f"\n[{k}/{len(test.items)}] {it.section} · {it.points}점 · 남은 시간 {clock}")
+        print(q.prompt)
+        for j, option in enumerate(q.options):
+            print(f"  {CIRCLED[j]} {option}")
+        choice = _mock_choice(len(q.options))
+        if choice == "stop":
+            break
+        if time.monotonic() - start > minutes * 60:
+            print("시간이 지나 이 답은 채점하지 않습니다.")
+            break
+        answers[q.id] = choice
+    result = score_mock(test, answers, time.monotonic() - start)
+    from finterm.rag.study import StudyDB
+
+    with StudyDB() as db:
+        record_mock(db, test, answers, session=f"mock-{int(time.time())}")
+    used = int(result.seconds)
+    print(f"\n결과: {result.points}/{result.max_points}점 ({result.percent:g}%), "
+          f"{result.correct}/{result.total}문항 정답, {result.answered}문항 답함, "
+          f"걸린 시간 {used // 60}분 {used % 60}초 / {minutes:g}분")
+    for sec in result.sections:
+        print(f"  {sec['section']}: {sec['correct']}/{sec['items']}문항, {sec['points']}/{sec['max_points']}점")
+    for r in result.review:
+        mine = CIRCLED[r["chosen"]] if r["chosen"] is not None else "무응답"
+        print(f"\n[다시 보기 {r['number']}] {r['prompt']}\n  내 답: {mine} · 정답: "
+              f"{CIRCLED[r['answer']]} {r['options'][r['answer']]}\n  {r['explanation']}\n  출처: {r['source']}")
+    print(f"\n{NOTE}")
     return 0
 
 
@@ -344,7 +422,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_entries)
 
     s = sub.add_parser("quiz", help="TESAT-style five-choice quiz from the glossary (records progress)")
-    s.add_argument("--n", type=int, default=10, help="number of questions (default 10)")
+    s.add_argument("--n", type=int, default=None, help="number of questions (default 10; 40 with --mock)")
+    s.add_argument("--mock", action="store_true",
+                   help="a timed mock test in TESAT's proportions, scored at the end (practice, not a TESAT score)")
+    s.add_argument("--minutes", type=float, default=None, help="time limit of --mock (default 50)")
     s.add_argument("--category", help="only terms of this category")
     s.add_argument("--seed", type=int, default=None, help="same seed, same questions (default: random)")
     s.add_argument("--difficulty", type=float, default=0.7,
