@@ -1,4 +1,4 @@
-"""The `finterm` command line: index, search, ask, entries, quiz, progress, export, check, ui.
+"""The `finterm` command line: index, search, ask, entries, quiz, read, progress, export, check, ui.
 
 Every user mistake ends as one line on stderr: exit 2 for bad input (empty query, unknown
 option), exit 1 for a problem with files or indexes. No tracebacks for those.
@@ -271,6 +271,41 @@ def cmd_mock(args) -> int:
     return 0
 
 
+def cmd_read(args) -> int:
+    from finterm.api import open_retriever
+    from finterm.rag.news import read_news
+
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FintermError(f"cannot read {args.file}: {exc}; give a UTF-8 text file or '-' for stdin") from None
+    retriever = open_retriever(args.index)
+    found = read_news(retriever, text)
+    if args.anki:
+        from finterm.rag.export import export
+
+        n = export([f.entry for f in found], args.anki)
+        print(f"exported {n} cards to {args.anki}", file=sys.stderr)
+    if args.json:
+        _print_json({"terms": [f.to_json() for f in found]})
+        return 0
+    if not found:
+        print("용어집에 있는 용어를 찾지 못했습니다.")
+        return 0
+    marked, last = [], 0
+    for start, end in sorted(s for f in found for s in f.spans):
+        marked.append(text[last:start] + "[" + text[start:end] + "]")
+        last = end
+    print(("".join(marked) + text[last:]).rstrip())
+    print(f"\n찾은 용어 {len(found)}개 (중요한 순):")
+    for f in found:
+        print(f"- {f.entry.term} ×{len(f.spans)}: {f.short_definition} ({f.entry.source})")
+    return 0
+
+
 def cmd_progress(args) -> int:
     from finterm.rag.study import StudyDB
 
@@ -434,6 +469,14 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the questions as JSON and do not ask")
     s.add_argument("--index")
     s.set_defaults(func=cmd_quiz)
+
+    s = sub.add_parser("read", help="mark the glossary terms in a news article (text), most central first")
+    s.add_argument("file", help="a UTF-8 text file, or '-' for stdin")
+    s.add_argument("--json", action="store_true",
+                   help='print {"terms": [{"id", "term", "spans", "definition", "source", "score"}]}')
+    s.add_argument("--anki", metavar="OUT.apkg", help="also export the terms found as Anki cards")
+    s.add_argument("--index")
+    s.set_defaults(func=cmd_read)
 
     s = sub.add_parser("progress", help="quiz totals per category, Leitner boxes and the weakest terms")
     s.add_argument("--weakest", type=int, default=10, help="how many weak terms to list")
