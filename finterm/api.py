@@ -20,8 +20,9 @@ def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_E
           log=print) -> dict:
     """Load `files` (plus the bundled glossary if asked), report problems, and build the index at `out`."""
     from finterm.index.load import load_many
-    from finterm.index.store import build_index
+    from finterm.index.store import build_index, check_out
 
+    check_out(Path(out))  # before any work: refuse a folder that is not an index
     paths = [Path(f) for f in files]
     if include_bundled or not paths:
         paths = [bundled_glossary(), *paths]

@@ -53,6 +53,34 @@ def rebuild_hint(path: Path | None) -> str:
     return "finterm index" + (f" --out {path}" if path else "") + " [FILES…]"
 
 
+INDEX_FILES = frozenset({"manifest.json", "entries.jsonl", "vectors.faiss", "tokens.json", "heads.json"})
+
+
+def check_out(out: Path) -> Path:
+    """The absolute index folder for `out`, or a one-line error if building there could lose anything.
+
+    Only a finterm index is ever replaced: a folder whose manifest says so, or one holding nothing but
+    index files (a damaged index). An empty or missing folder is fine; anything else is refused.
+    """
+    out = Path(out).expanduser().absolute()
+    if out.is_file() or (out.exists() and not out.is_dir()):
+        raise FintermError(f"--out {out} is a file, not an index folder; choose a new folder, e.g. --out {out}.index")
+    if not out.is_dir():
+        return out
+    names = {p.name for p in out.iterdir()}
+    if not names or names <= INDEX_FILES:
+        return out
+    try:
+        fmt = json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("format", "")
+    except (OSError, ValueError, AttributeError):
+        fmt = ""
+    if isinstance(fmt, str) and fmt.startswith("finterm-index/"):
+        return out
+    shown = ", ".join(sorted(names)[:3]) + (" …" if len(names) > 3 else "")
+    raise FintermError(f"--out {out} is not a finterm index (it holds {shown}) and would be replaced; "
+                       f"choose a new or empty folder, e.g. --out {out / 'index'}")
+
+
 def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_spec: str,
                 cache_path: Path | None = None, progress: bool = True) -> dict:
     """Embed and tokenise `report.entries` and write the index folder at `out` atomically.
@@ -67,11 +95,11 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
     from finterm.index.morph import tokens_many
 
     entries = report.entries
+    out = check_out(out)
     if not entries:
         raise FintermError("no entries to index; check the glossary files (see the problems printed above)")
     started = time.time()
     embedder = make_embedder(embedder_spec)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.building-{os.getpid()}")
     _remove_dead_builds(out)
