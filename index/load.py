@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from finterm import FintermError
-from finterm.index.clean import clean_text, split_term, stub_target
+from finterm.index.clean import CleanStats, clean_text, split_term, stub_target
 from finterm.index.entry import Entry
 from finterm.index.normalize import norm_key
 
@@ -35,14 +35,18 @@ class LoadReport:
     duplicates: int = 0
     stubs_aliased: int = 0
     stubs_skipped: int = 0
+    cleaned: CleanStats = field(default_factory=CleanStats)
 
     @property
     def skipped(self) -> int:
         return len(self.problems)
 
     def summary(self) -> str:
-        return (f"imported {len(self.entries)} entries, skipped {self.skipped}, duplicates {self.duplicates}, "
+        text = (f"imported {len(self.entries)} entries, skipped {self.skipped}, duplicates {self.duplicates}, "
                 f"cross-reference stubs {self.stubs_aliased} merged as aliases / {self.stubs_skipped} unresolved")
+        if str(self.cleaned):
+            text += f"; cleaning removed {self.cleaned}"
+        return text
 
 
 def parse_mapping(spec: str | None) -> dict[str, str]:
@@ -64,7 +68,7 @@ def _source_name(path: Path) -> str:
     return path.stem
 
 
-def _as_list(value) -> list[str]:
+def _as_list(value, stats: CleanStats | None = None) -> list[str]:
     """A related/aliases cell: a JSON or Python-literal list, a list of dicts, or a ;/, separated string."""
     if value is None:
         return []
@@ -88,7 +92,7 @@ def _as_list(value) -> list[str]:
     for item in items if isinstance(items, list | tuple) else [items]:
         if isinstance(item, dict):  # BOK: {'ecWordNm': '경상수지', ...}
             item = item.get("ecWordNm") or item.get("term") or ""
-        name = clean_text(str(item)).strip(" '\"")
+        name = clean_text(str(item), stats).strip(" '\"")
         if name:
             out.append(name)
     return out
@@ -116,8 +120,9 @@ class _Builder:
         self.n = 0
 
     def add(self, line: int, row: dict) -> None:
-        raw_term = clean_text(str(row.get("term") or ""))
-        definition = clean_text(str(row.get("definition") or ""))
+        stats = self.report.cleaned
+        raw_term = clean_text(str(row.get("term") or ""), stats)
+        definition = clean_text(str(row.get("definition") or ""), stats)
         if not raw_term:
             self.report.problems.append(f"{self.path}:{line}: no term")
             return
@@ -129,17 +134,17 @@ class _Builder:
             self.stubs.append((raw_term, target, line))
             return
         term, bracket = split_term(raw_term)
-        aliases = [*bracket, *_as_list(row.get("aliases")), *_opening_names(term, definition)]
+        aliases = [*bracket, *_as_list(row.get("aliases"), stats), *_opening_names(term, definition)]
         if "/" in term:  # "간접금융/직접금융": a pair explained together, found by either name
             aliases += [p.strip() for p in term.split("/") if p.strip()]
-        related = [split_term(r)[0] for r in _as_list(row.get("related"))]
+        related = [split_term(r)[0] for r in _as_list(row.get("related"), stats)]
         self.n += 1
         entry_id = str(row.get("id") or f"{norm_key(self.source) or 'src'}-{self.n:05d}")
         try:
             entry = Entry(id=entry_id, term=term, definition=definition,
                           source=str(row.get("source") or self.source), aliases=tuple(dict.fromkeys(aliases)),
-                          category=clean_text(str(row.get("category") or "")), related=tuple(related),
-                          example=clean_text(str(row.get("example") or "")), url=str(row.get("url") or ""))
+                          category=clean_text(str(row.get("category") or ""), stats), related=tuple(related),
+                          example=clean_text(str(row.get("example") or ""), stats), url=str(row.get("url") or ""))
         except ValueError as exc:
             self.report.problems.append(f"{self.path}:{line}: {exc}")
             return
