@@ -27,10 +27,11 @@ def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_E
     if include_bundled or not paths:
         paths = [bundled_glossary(), *paths]
     report = load_many(paths, mapping=mapping)
-    for problem in report.problems[:50]:
-        log(problem)
-    if len(report.problems) > 50:
-        log(f"… and {len(report.problems) - 50} more problems")
+    for kind, lines in (("problems", report.problems), ("warnings", report.warnings)):
+        for line in lines[:50]:
+            log(line)
+        if len(lines) > 50:
+            log(f"… and {len(lines) - 50} more {kind}")
     log(report.summary())
     manifest = build_index(report, Path(out), sources=paths, embedder_spec=embedder,
                            cache_path=vector_cache_path(), progress=progress)

