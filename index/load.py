@@ -9,6 +9,7 @@ import ast
 import csv
 import json
 import re
+import reprlib
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -85,22 +86,48 @@ def _as_list(value, stats: CleanStats | None = None) -> list[str]:
             return []
         if text[0] in "[{":
             try:
-                items = json.loads(text)
-            except ValueError:
                 try:
-                    items = ast.literal_eval(text)  # literals only: never evaluates code
-                except (ValueError, SyntaxError):
-                    items = re.split(r"[;,]", text.strip("[]"))
+                    items = json.loads(text)
+                except ValueError:
+                    try:
+                        items = ast.literal_eval(text)  # literals only: never evaluates code
+                    except (ValueError, SyntaxError):
+                        items = re.split(r"[;,]", text.strip("[]"))
+            except (RecursionError, MemoryError):
+                raise ValueError("a list cell is nested too deeply to read; flatten it") from None
         else:
             items = re.split(r"[;,|]", text)
     out = []
     for item in items if isinstance(items, list | tuple) else [items]:
         if isinstance(item, dict):  # BOK: {'ecWordNm': '경상수지', ...}
             item = item.get("ecWordNm") or item.get("term") or ""
+        if not isinstance(item, str):
+            raise ValueError(f"a list item must be text, got {_kind(item)} ({reprlib.repr(item)})")
         name = clean_text(str(item), stats).strip(" '\"")
         if name:
             out.append(name)
     return out
+
+
+_TEXT_FIELDS = ("id", "term", "definition", "source", "category", "example", "url")
+
+
+def _kind(value) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object",
+            tuple: "a list"}.get(type(value), type(value).__name__)
+
+
+def _row_problem(row: dict) -> str | None:
+    """Why a raw row cannot be imported as it is (wrong types, NUL characters), or None."""
+    for key in _TEXT_FIELDS:
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"field {key!r} must be text, got {_kind(value)} ({reprlib.repr(value)}); quote it"
+    for key, value in row.items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            return f"field {key!r} contains a NUL character; remove it from the file"
+    return None
 
 
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9&.'’/+\- ]{1,59}$")
@@ -125,6 +152,16 @@ class _Builder:
         self.n = 0
 
     def add(self, line: int, row: dict) -> None:
+        problem = _row_problem(row)
+        if problem is None:
+            try:
+                self._add(line, row)
+            except ValueError as exc:
+                problem = str(exc)
+        if problem is not None:
+            self.report.problems.append(f"{self.path}:{line}: {problem}")
+
+    def _add(self, line: int, row: dict) -> None:
         stats = self.report.cleaned
         raw_term = clean_text(str(row.get("term") or ""), stats)
         definition = clean_text(str(row.get("definition") or ""), stats)
@@ -145,14 +182,10 @@ class _Builder:
         related = [split_term(r)[0] for r in _as_list(row.get("related"), stats)]
         self.n += 1
         entry_id = str(row.get("id") or f"{norm_key(self.source) or 'src'}-{self.n:05d}")
-        try:
-            entry = Entry(id=entry_id, term=term, definition=definition,
-                          source=str(row.get("source") or self.source), aliases=tuple(dict.fromkeys(aliases)),
-                          category=clean_text(str(row.get("category") or ""), stats), related=tuple(related),
-                          example=clean_text(str(row.get("example") or ""), stats), url=str(row.get("url") or ""))
-        except ValueError as exc:
-            self.report.problems.append(f"{self.path}:{line}: {exc}")
-            return
+        entry = Entry(id=entry_id, term=term, definition=definition,
+                      source=str(row.get("source") or self.source), aliases=tuple(dict.fromkeys(aliases)),
+                      category=clean_text(str(row.get("category") or ""), stats), related=tuple(related),
+                      example=clean_text(str(row.get("example") or ""), stats), url=str(row.get("url") or ""))
         self.report.entries.append(entry)
         self.report.origins.append(f"{self.path}:{line}")
 
@@ -185,34 +218,60 @@ def _rows_jsonl(path: Path, report: LoadReport) -> Iterable[tuple[int, dict]]:
             except ValueError as exc:
                 report.problems.append(f"{path}:{line_no}: not valid JSON ({exc.msg})")
                 continue
+            except (RecursionError, MemoryError):
+                report.problems.append(f"{path}:{line_no}: JSON nested too deeply to read; flatten the line")
+                continue
             if not isinstance(obj, dict):
                 report.problems.append(f"{path}:{line_no}: expected a JSON object")
                 continue
             yield line_no, obj
 
 
+def _csv_records(lines: list[str], delimiter: str, path: Path, report: LoadReport):
+    """(first physical line, cells) per record. A record with broken quoting (an unclosed quote would
+    otherwise swallow the rows after it) is reported and reading resumes on the line after its start."""
+    start = 0
+    while start < len(lines):
+        reader = csv.reader(iter(lines[start:]), delimiter=delimiter, strict=True)
+        prev = 0
+        try:
+            for cells in reader:
+                first, prev = start + prev + 1, reader.line_num
+                yield first, cells
+            return
+        except csv.Error as exc:
+            bad = start + prev + 1
+            why = "a quote is never closed" if "end of data" in str(exc) else f"broken quoting ({exc})"
+            report.problems.append(f"{path}:{bad}: {why}; this row was skipped, the rows after it were read "
+                                   f"(close or remove the quote)")
+            start = bad
+
+
 def _rows_csv(path: Path, mapping: dict[str, str], report: LoadReport) -> Iterable[tuple[int, dict]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        header = next(reader, [])
-        if not mapping:
-            if set(BOK_COLUMNS.values()) <= set(header):
-                mapping = BOK_COLUMNS
-            else:
-                mapping = {k: k for k in MAP_FIELDS if k in header}
-        missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
-        if missing or "term" not in mapping or "definition" not in mapping:
-            raise FintermError(
-                f"{path}: cannot find the term and definition columns (header: {', '.join(header)}); "
-                f"pass --map term=COLUMN,definition=COLUMN")
-        prev = reader.line_num
-        for cells in reader:
-            start, prev = prev + 1, reader.line_num  # a record's first physical line (cells may span lines)
-            if not cells:  # a blank line
-                continue
-            raw = dict(zip(header, cells, strict=False))
-            yield start, {k: raw.get(col) for k, col in mapping.items()}
+    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    records = _csv_records(lines, delimiter, path, report)
+    _, header = next(records, (0, []))
+    yield from _mapped_rows(path, header, records, mapping)
+
+
+def _mapped_rows(path: Path, header: list[str], records, mapping: dict[str, str]) -> Iterable[tuple[int, dict]]:
+    """Rows {field: cell} of a table with a header row, by `mapping` (or the BOK / native column names)."""
+    if not mapping:
+        if set(BOK_COLUMNS.values()) <= set(header):
+            mapping = BOK_COLUMNS
+        else:
+            mapping = {k: k for k in MAP_FIELDS if k in header}
+    missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
+    if missing or "term" not in mapping or "definition" not in mapping:
+        raise FintermError(
+            f"{path}: cannot find the term and definition columns (header: {', '.join(map(str, header))}); "
+            f"pass --map term=COLUMN,definition=COLUMN")
+    for start, cells in records:
+        if not cells or all(c is None for c in cells):  # a blank line (or an empty spreadsheet row)
+            continue
+        raw = dict(zip(header, cells, strict=False))
+        yield start, {k: raw.get(col) for k, col in mapping.items()}
 
 
 _TEXT_ROW = re.compile(r"^(?P<term>[^\t:]{1,80}?)\s*(?:\t|:)\s*(?P<definition>.*)$")

