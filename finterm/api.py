@@ -50,7 +50,8 @@ def _stale(path: Path) -> str | None:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "it is missing or unreadable"
-    if manifest.get("format") != FORMAT or manifest.get("tokens") != TOKENS:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("tokens") != TOKENS \
+            or "files" not in manifest:
         return "it was made by an older finterm"
     bundled = file_sha256(bundled_glossary())
     if [s.get("sha256") for s in manifest.get("sources", [])] != [bundled]:
