@@ -438,6 +438,13 @@ def _check_text_args(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from finterm.terminal import safe_streams
+
+    with safe_streams():  # glossary text never drives the terminal
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     from finterm.rag.query import EmptyQuery
 
     try:

