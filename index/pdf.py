@@ -68,7 +68,7 @@ def _is_heading(line: str) -> bool:
             and len(line.split()) <= 6 and not line.endswith((",", "·", "、")))
 
 
-def pdf_rows(path: Path, problems: list[str]) -> Iterable[tuple[int, dict]]:
+def pdf_rows(path: Path, problems: list[str], *, force: bool = False) -> Iterable[tuple[int, dict]]:
     """Rows {"term", "definition"} with their line numbers; unusable text is reported in `problems`."""
     lines = pdf_lines(path)
     current: tuple[int, str] | None = None  # the heading being filled

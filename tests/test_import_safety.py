@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from finterm.index.clean import CleanStats, clean_text
-from finterm.index.load import load_glossary, load_many
+from finterm.index.load import load_glossary, load_many, parse_mapping
 
 
 def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -124,3 +124,47 @@ def test_terminal_escapes_are_dropped_at_import_and_counted():
     assert clean_text(text, stats) == "금리는 돈의값이다."
     assert stats.controls == 6  # four escape sequences, one C1 CSI sequence, one BEL
     assert "control" in str(stats)
+
+
+# --- item 5: Korean files as people have them -------------------------------------------------
+CSV_KO = "용어,설명\n금리,돈을 빌린 값의 비율이다.\n환율,두 나라 돈의 교환 비율이다.\n"
+MAP = {"term": "용어", "definition": "설명"}
+
+
+def test_cp949_utf16_and_bom_files_import_and_say_which_encoding(tmp_path):
+    for name, encoding, said in (("cp949.csv", "cp949", "CP949"), ("euckr.csv", "euc-kr", "CP949"),
+                                 ("u16.csv", "utf-16", "UTF-16"), ("u16le.csv", "utf-16-le", "UTF-16"),
+                                 ("bom.csv", "utf-8-sig", None), ("plain.csv", "utf-8", None)):
+        p = _write(tmp_path / name, CSV_KO, encoding)
+        report = load_glossary(p, mapping=MAP)
+        assert [e.term for e in report.entries] == ["금리", "환율"], name
+        assert report.problems == [], name
+        assert report.warnings == ([f"{p}: read as {said} text"] if said else []), name
+    txt = _write(tmp_path / "g.txt", "금리: 돈을 빌린 값의 비율이다.\n", "cp949")
+    assert [e.term for e in load_glossary(txt).entries] == ["금리"]
+
+
+def test_a_few_undecodable_rows_are_reported_and_the_rest_imported(tmp_path):
+    p = tmp_path / "mixed.csv"
+    p.write_bytes(CSV_KO.encode("utf-8") + b"\xff\xfe\xfa,\xff\n" + "채권,증서이다.\n".encode())
+    report = load_glossary(p, mapping=MAP)
+    assert [e.term for e in report.entries] == ["금리", "환율", "채권"]
+    assert len(report.problems) == 1 and report.problems[0].startswith(f"{p}:4: not UTF-8 text")
+
+
+def test_xlsx_with_a_header_row_and_map(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["번호", "용어", "설명", "관련어"])
+    sheet.append([1, "금리", "돈을 빌린 값의 비율이다.", "기준금리; 채권"])
+    sheet.append([2, "환율", None, None])
+    sheet.append([None, None, None, None])
+    sheet.append([3, "채권", "빌린 돈을 갚겠다는 증서이다.", None])
+    p = tmp_path / "용어집.xlsx"
+    book.save(p)
+    report = load_glossary(p, mapping=parse_mapping("id=번호,term=용어,definition=설명,related=관련어"))
+    assert [(e.id, e.term) for e in report.entries] == [("1", "금리"), ("3", "채권")]
+    assert report.entries[0].related == ("기준금리", "채권")
+    assert report.problems == [f"{p}:3: no definition for '환율'"]
