@@ -17,8 +17,10 @@ from finterm.index.embed import DEFAULT_EMBEDDER
 
 def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_EMBEDDER,
           mapping: dict[str, str] | None = None, progress: bool = True, include_bundled: bool = False,
-          log=print) -> dict:
-    """Load `files` (plus the bundled glossary if asked), report problems, and build the index at `out`."""
+          log=print, force: bool = False) -> dict:
+    """Load `files` (plus the bundled glossary if asked), report problems, and build the index at `out`.
+
+    `force` imports a PDF that does not look like a glossary."""
     from finterm.index.load import load_many
     from finterm.index.store import build_index, check_out
 
@@ -26,7 +28,7 @@ def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_E
     paths = [Path(f) for f in files]
     if include_bundled or not paths:
         paths = [bundled_glossary(), *paths]
-    report = load_many(paths, mapping=mapping)
+    report = load_many(paths, mapping=mapping, force=force)
     for kind, lines in (("problems", report.problems), ("warnings", report.warnings)):
         for line in lines[:50]:
             log(line)

@@ -27,7 +27,8 @@ def cmd_index(args) -> int:
 
     out = Path(args.out) if args.out else default_index_dir()
     build(args.files, out, embedder=args.embedder, mapping=parse_mapping(args.map),
-          include_bundled=args.with_bundled, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
+          include_bundled=args.with_bundled, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr),
+          force=args.force)
     return 0
 
 
@@ -351,6 +352,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--map", help="CSV/TSV/.xlsx columns, e.g. term=용어,definition=설명,related=관련어")
     s.add_argument("--with-bundled", action="store_true", help="index the bundled glossary beside FILES")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--force", action="store_true", help="import a PDF even if it does not look like a glossary")
     s.set_defaults(func=cmd_index)
 
     def common(s):

@@ -233,7 +233,7 @@ def load_glossary(path: str | Path, *, mapping: dict[str, str] | None = None,
     elif suffix == ".pdf":
         from finterm.index.pdf import pdf_rows
 
-        rows = pdf_rows(path, report.problems, force=force)
+        rows = pdf_rows(path, report.problems, force=force, notes=report.warnings)
     else:
         hint = "; save it as .xlsx or CSV" if suffix == ".xls" else ""
         raise FintermError(f"{path}: unsupported glossary format {suffix!r}{hint}; use .jsonl, .csv, .tsv, .txt, "
