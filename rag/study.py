@@ -128,6 +128,11 @@ class StudyDB:
         """Refuse a damaged file before anything is written to it: the answers in it stay recoverable."""
         try:
             problems = [r[0] for r in self.db.execute("PRAGMA quick_check(3)")]
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise FintermError(f"study database {self.path} is locked by another program; close it and "
+                                   f"retry") from None
+            problems = [str(exc)]
         except sqlite3.DatabaseError as exc:
             problems = [str(exc)]
         if problems != ["ok"]:
