@@ -2,6 +2,9 @@
 
 The index is built (with a progress bar) before Streamlit starts, so the first page load is not a
 silent multi-minute wait; the app learns which index to serve from `FINTERM_INDEX`.
+
+The server never outlives `finterm ui`: on Linux the child asks the kernel (prctl PR_SET_PDEATHSIG)
+for SIGTERM when its parent dies, even by SIGKILL, so no orphan keeps listening on the port.
 """
 
 from __future__ import annotations
@@ -34,6 +37,18 @@ def streamlit_command(host: str, port: int) -> list[str]:
             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
 
 
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def launch(host: str = "127.0.0.1", port: int = 8501, index: str | Path | None = None) -> int:
     """Serve the app on host:port for `index` (default: the bundled glossary's index, built if missing).
 
@@ -53,7 +68,8 @@ def launch(host: str = "127.0.0.1", port: int = 8501, index: str | Path | None =
         print(f"finterm: warning: serving on {host}, so other machines can reach the app", file=sys.stderr)
     print(f"finterm: serving {path} at http://{host}:{port} (Ctrl+C stops it)", file=sys.stderr)
     env = {**os.environ, INDEX_ENV: str(path.resolve())}
-    proc = subprocess.Popen(streamlit_command(host, port), env=env)
+    parent = os.getpid()
+    proc = subprocess.Popen(streamlit_command(host, port), env=env, preexec_fn=lambda: _die_with_parent(parent))
     previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:
         return proc.wait()
