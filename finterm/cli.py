@@ -314,7 +314,7 @@ def cmd_check(args) -> int:
 def cmd_ui(args) -> int:
     from finterm.ui.launch import launch
 
-    return launch(host=args.host, port=args.port, index=args.index)
+    return launch(host=args.host, port=args.port, index=args.index, open_browser=args.browser)
 
 
 def model_options(s, what: str = "who writes the answer") -> None:
@@ -420,6 +420,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--index")
+    s.add_argument("--browser", action=argparse.BooleanOptionalAction, default=None,
+                   help="open a browser window (default: only where a desktop session exists)")
     s.set_defaults(func=cmd_ui)
     return p
 
