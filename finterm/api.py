@@ -17,24 +17,27 @@ from finterm.index.embed import DEFAULT_EMBEDDER
 
 def build(files: list[str | Path], out: str | Path, *, embedder: str = DEFAULT_EMBEDDER,
           mapping: dict[str, str] | None = None, progress: bool = True, include_bundled: bool = False,
-          use_cache: bool = True, use_prebuilt: bool = True, log=print) -> dict:
+          use_cache: bool = True, use_prebuilt: bool = True, log=print, force: bool = False) -> dict:
     """Load `files` (plus the bundled glossary if asked), report problems, and build the index at `out`.
 
     Vectors and tokens are reused from the vector cache (`use_cache`) and from the index shipped
-    prebuilt with the package (`use_prebuilt`) wherever the text and embedder match.
+    prebuilt with the package (`use_prebuilt`) wherever the text and embedder match. `force` imports
+    a PDF that does not look like a glossary.
     """
     from finterm.index import prebuilt as shipped
     from finterm.index.load import load_many
-    from finterm.index.store import build_index
+    from finterm.index.store import build_index, check_out
 
+    check_out(Path(out))  # before any work: refuse a folder that is not an index
     paths = [Path(f) for f in files]
     if include_bundled or not paths:
         paths = [bundled_glossary(), *paths]
-    report = load_many(paths, mapping=mapping)
-    for problem in report.problems[:50]:
-        log(problem)
-    if len(report.problems) > 50:
-        log(f"… and {len(report.problems) - 50} more problems")
+    report = load_many(paths, mapping=mapping, force=force)
+    for kind, lines in (("problems", report.problems), ("warnings", report.warnings)):
+        for line in lines[:50]:
+            log(line)
+        if len(lines) > 50:
+            log(f"… and {len(lines) - 50} more {kind}")
     log(report.summary())
     manifest = build_index(report, Path(out), sources=paths, embedder_spec=embedder,
                            cache_path=vector_cache_path() if use_cache else None, progress=progress,
@@ -55,7 +58,8 @@ def _stale(path: Path) -> str | None:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "it is missing or unreadable"
-    if manifest.get("format") != FORMAT or manifest.get("tokens") != TOKENS:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("tokens") != TOKENS \
+            or "files" not in manifest:
         return "it was made by an older finterm"
     bundled = file_sha256(bundled_glossary())
     if [s.get("sha256") for s in manifest.get("sources", [])] != [bundled]:

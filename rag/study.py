@@ -107,6 +107,7 @@ class StudyDB:
         try:
             self.db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._check_intact()
             self._set_wal()
             self.db.execute("PRAGMA synchronous=FULL")
             with self.transaction():
@@ -122,6 +123,25 @@ class StudyDB:
         except sqlite3.DatabaseError as exc:
             raise FintermError(f"study database {self.path} cannot be opened ({exc}); move the file away "
                                "to start a new one") from None
+
+    def _check_intact(self) -> None:
+        """Refuse a damaged file before anything is written to it: the answers in it stay recoverable."""
+        try:
+            problems = [r[0] for r in self.db.execute("PRAGMA quick_check(3)")]
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise FintermError(f"study database {self.path} is locked by another program; close it and "
+                                   f"retry") from None
+            problems = [str(exc)]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            self.db.close()
+            why = " ".join(problems[0].split())[:80]
+            raise FintermError(
+                f"study database {self.path} is damaged ({why}); nothing was changed. Recover what "
+                f"is readable with `sqlite3 {self.path} .recover | sqlite3 recovered.sqlite` and put that in "
+                f"its place, or move the file away to start a new one")
 
     def _set_wal(self) -> None:
         for _ in range(100):  # switching to WAL needs a moment alone with the file

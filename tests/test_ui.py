@@ -328,3 +328,41 @@ def test_check_page_adds_generated_feedback_when_qlora_is_loaded(small_index, ti
     assert "모델 피드백" in markdown and "generated" in markdown
     assert any(t.value.startswith(f"{SUPPORTED} [1]") for t in at.text)  # the model's words, as plain text
     assert any("generated" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_ui_server_does_not_outlive_a_killed_parent(small_index, tmp_path):
+    """issue 11 item 11: `finterm ui` killed with SIGKILL must not leave Streamlit listening."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def listening() -> bool:
+        with socket.socket() as c:
+            c.settimeout(0.5)
+            return c.connect_ex(("127.0.0.1", port)) == 0
+
+    env = {**os.environ, "FINTERM_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    parent = subprocess.Popen([sys.executable, "-m", "finterm.cli", "ui", "--index", str(small_index),
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not listening():
+            assert parent.poll() is None and time.time() < deadline, "the server never started"
+            time.sleep(0.5)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.time() + 30
+        while listening() and time.time() < deadline:
+            time.sleep(0.5)
+        assert not listening(), "Streamlit outlived its killed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -2,6 +2,9 @@
 
 The index is built (with a progress bar) before Streamlit starts, so the first page load is not a
 silent multi-minute wait; the app learns which index to serve from `FINTERM_INDEX`.
+
+The server never outlives `finterm ui`: on Linux the child asks the kernel (prctl PR_SET_PDEATHSIG)
+for SIGTERM when its parent dies, even by SIGKILL, so no orphan keeps listening on the port.
 """
 
 from __future__ import annotations
@@ -28,16 +31,39 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def streamlit_command(host: str, port: int) -> list[str]:
-    """The command line that serves the app."""
+def has_display() -> bool:
+    """Whether a browser window can be opened here (a desktop session, not a server or container)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def streamlit_command(host: str, port: int, *, open_browser: bool = False) -> list[str]:
+    """The command line that serves the app: no Deploy button or developer menu (toolbarMode minimal),
+    no usage statistics, and a browser window only when asked."""
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
-            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+            "--server.port", str(port), "--server.headless", "false" if open_browser else "true",
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
 
 
-def launch(host: str = "127.0.0.1", port: int = 8501, index: str | Path | None = None) -> int:
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def launch(host: str = "127.0.0.1", port: int = 8501, index: str | Path | None = None,
+           open_browser: bool | None = None) -> int:
     """Serve the app on host:port for `index` (default: the bundled glossary's index, built if missing).
 
-    Returns Streamlit's exit status; Ctrl+C or SIGTERM stops the server cleanly.
+    `open_browser` None opens a browser window only where a desktop session exists. Returns
+    Streamlit's exit status; Ctrl+C or SIGTERM stops the server cleanly.
     """
     from finterm.api import ensure_default_index
 
@@ -51,9 +77,13 @@ def launch(host: str = "127.0.0.1", port: int = 8501, index: str | Path | None =
         path = ensure_default_index(progress=True)
     if not _is_loopback(host):
         print(f"finterm: warning: serving on {host}, so other machines can reach the app", file=sys.stderr)
-    print(f"finterm: serving {path} at http://{host}:{port} (Ctrl+C stops it)", file=sys.stderr)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    print(f"\n  finterm 앱 주소:  {url}\n  (index {path}; Ctrl+C로 멈춥니다)\n", file=sys.stderr)
     env = {**os.environ, INDEX_ENV: str(path.resolve())}
-    proc = subprocess.Popen(streamlit_command(host, port), env=env)
+    parent = os.getpid()
+    browser = has_display() if open_browser is None else open_browser
+    proc = subprocess.Popen(streamlit_command(host, port, open_browser=browser), env=env,
+                            preexec_fn=lambda: _die_with_parent(parent))
     previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:
         return proc.wait()

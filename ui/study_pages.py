@@ -11,7 +11,6 @@ and the reference's source.
 from __future__ import annotations
 
 import random
-import re
 import uuid
 
 import streamlit as st
@@ -143,24 +142,36 @@ def quiz_page() -> None:
 
 
 def highlighted(definition: str, concepts: tuple[str, ...]) -> str:
-    """`definition` as safe markdown with each missing concept's first occurrence highlighted."""
-    stems = [c.removesuffix("다") for c in concepts if c.removesuffix("다")]
-    if not stems:
-        return esc(definition)
-    pattern = re.compile("|".join(re.escape(s) for s in sorted(stems, key=len, reverse=True)))
+    """`definition` as safe markdown with every word holding a missing concept highlighted whole
+    (Kiwi token spans grown to the word: "생산량을" is marked as "생산량", never "생산|량을")."""
+    from finterm.rag.highlight import concept_spans
+
     out, last = [], 0
-    for m in pattern.finditer(definition):
-        out.append(esc(definition[last:m.start()]))
-        out.append(f":orange-background[**{esc(m.group())}**]")
-        last = m.end()
+    for start, end in concept_spans(definition, concepts):
+        out.append(esc(definition[last:start]))
+        out.append(f":orange-background[**{esc(definition[start:end])}**]")
+        last = end
     out.append(esc(definition[last:]))
     return "".join(out)
+
+
+def _use_suggestion(name: str) -> None:
+    """A suggestion button: grade again with that term (runs before the next script run)."""
+    st.session_state["check-mode"] = "용어"
+    st.session_state["check-target"] = name
+    st.session_state["check-again"] = True
+
+
+def _suggestion_buttons(names: tuple[str, ...]) -> None:
+    cols = st.columns(max(1, min(len(names), 4)))
+    for n, name in enumerate(names[:4]):
+        cols[n].button(name, key=f"check-suggest-{n}", on_click=_use_suggestion, args=(name,))
 
 
 def check_page() -> None:
     """답안 확인 page."""
     from finterm import FintermError
-    from finterm.rag.check import VERDICT_KO, check_answer
+    from finterm.rag.check import VERDICT_KO, NoReference, UnknownTerm, check_answer
 
     retriever = state.retriever()
     st.title("답안 확인", anchor=False)
@@ -171,16 +182,25 @@ def check_page() -> None:
         answer = st.text_area("내 답", key="check-answer",
                               placeholder="예: 생산량을 한 단위 늘릴 때 더 드는 비용")
         submitted = st.form_submit_button("채점", type="primary")
-    if not submitted:
+    if not (submitted or st.session_state.pop("check-again", False)):
+        return
+    if not target.strip():
+        st.error("용어나 문제를 적어 주세요.")
+        return
+    if not answer.strip():
+        st.error("내 답을 적어 주세요. 용어의 뜻을 내 말로 쓰면 됩니다.")
         return
     try:
-        if not target.strip():
-            raise FintermError("용어나 문제를 적어 주세요 (the term or question is empty)")
         kwargs = {"term": target} if mode == "용어" else {"question": target}
         with st.spinner("채점 중…"):
             result = check_answer(retriever, answer, **kwargs)
+    except (UnknownTerm, NoReference) as exc:
+        st.error(exc.korean())
+        _suggestion_buttons(exc.suggestions)
+        return
     except FintermError as exc:
-        st.error(str(exc))
+        st.error("채점하지 못했습니다.")
+        st.caption(str(exc))
         return
     label = f"{VERDICT_KO[result.verdict]} ({result.verdict}) · 점수 {result.score:.2f}"
     {"correct": st.success, "partial": st.warning, "incorrect": st.error}[result.verdict](label)
