@@ -166,17 +166,28 @@ def cmd_entries(args) -> int:
     return 0
 
 
-def _ask_choice(n: int) -> int | None:
-    """Read 1..n from stdin; None on EOF or 'q'. Re-asks on anything else."""
+_FEEL = {"": None, "h": "hard", "e": "easy"}
+
+
+def _ask_choice(n: int) -> tuple[int, str | None] | None:
+    """Read 1..n from stdin, optionally with h (hard) or e (easy): (option, rating); None on EOF or 'q'."""
     while True:
-        sys.stdout.write(f"답 (1-{n}, q=그만): ")
+        sys.stdout.write(f"답 (1-{n}; 맞힐 자신이 있으면 3e, 겨우 알면 3h; q=그만): ")
         sys.stdout.flush()
         line = sys.stdin.readline()
         if not line or line.strip().lower() in ("q", "quit", "exit"):
             return None
-        if line.strip().isdigit() and 1 <= int(line.strip()) <= n:
-            return int(line.strip()) - 1
-        print(f"1부터 {n}까지의 번호를 입력하세요.")
+        text = line.strip().lower()
+        digits, feel = (text[:-1], text[-1]) if text[-1:] in ("h", "e") else (text, "")
+        if digits.isdigit() and 1 <= int(digits) <= n:
+            return int(digits) - 1, _FEEL[feel]
+        print(f"1부터 {n}까지의 번호를 입력하세요 (쉬웠으면 뒤에 e, 어려웠으면 h).")
+
+
+def _when(ts: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
 def cmd_quiz(args) -> int:
@@ -219,16 +230,18 @@ def cmd_quiz(args) -> int:
             print(f"\n[{n}/{len(questions)}] {q.prompt}")
             for k, option in enumerate(q.options):
                 print(f"  {CIRCLED[k]} {option}")
-            choice = _ask_choice(len(q.options))
-            if choice is None:
+            got = _ask_choice(len(q.options))
+            if got is None:
                 break
-            box = db.record(Attempt.from_question(q, choice), session=session)
+            choice, feel = got
+            card = db.record(Attempt.from_question(q, choice), session=session,
+                             rating=feel if choice == q.answer else None)
             asked += 1
             if choice == q.answer:
                 right += 1
-                print(f"정답입니다. (상자 {box.box})")
+                print(f"정답입니다. (다음 복습 {_when(card.due)})")
             else:
-                print(f"오답입니다. 정답은 {CIRCLED[q.answer]} {q.options[q.answer]}")
+                print(f"오답입니다. 정답은 {CIRCLED[q.answer]} {q.options[q.answer]} (다음 복습 {_when(card.due)})")
             print(f"해설: {q.explanation}\n출처: {q.source}")
     print(f"\n{asked}문제 중 {right}문제 정답." + (" 진행 상황: finterm progress" if asked else ""))
     return 0
@@ -356,14 +369,18 @@ def cmd_progress(args) -> int:
     if not p["attempts"]:
         print("아직 푼 문제가 없습니다. `finterm quiz`로 시작하세요.")
         return 0
-    print(f"전체: {p['attempts']}문제, 정답 {p['correct']} ({p['accuracy']:.0%}); 복습할 용어 {p['due']}개, "
-          f"오답노트 {p['notebook']}개")
-    print("상자별 용어 수: " + ", ".join(f"{b}: {n}" for b, n in p["boxes"].items()))
+    from finterm.rag.schedule import STATE_KO
+
+    print(f"전체: {p['attempts']}문제, 정답 {p['correct']} ({p['accuracy']:.0%}); 오답노트 {p['notebook']}개")
+    print(f"복습: 지금 {p['due']}개, 오늘 안에 {p['due_today']}개 (공부한 용어 {p['terms']}개, "
+          f"예상 기억률 {p['recall']:.0%}, FSRS)")
+    print("단계별 용어 수: " + ", ".join(f"{STATE_KO[k]} {n}" for k, n in p["states"].items()))
     for c in p["categories"]:
         print(f"  {c['category'] or '-'}: {c['attempts']}문제, 정답률 {c['accuracy']:.0%}, "
               f"용어 {c['terms']}개")
     if p["weakest"]:
-        print("약한 용어: " + ", ".join(f"{w['term']} ({w['wrong']}/{w['seen']} 오답)" for w in p["weakest"]))
+        print("약한 용어: " + ", ".join(f"{w['term']} ({w['wrong']}/{w['seen']} 오답, 기억 {w['recall']:.0%})"
+                                       for w in p["weakest"]))
     for item in notebook or []:
         print(f"\n[오답노트] {item['term']} — 고른 답: {item['chosen_text']}\n  {item['explanation']}")
     return 0
@@ -516,7 +533,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--index")
     s.set_defaults(func=cmd_read)
 
-    s = sub.add_parser("progress", help="quiz totals per category, Leitner boxes and the weakest terms")
+    s = sub.add_parser("progress",
+                       help="quiz totals per category, reviews due today, estimated recall (FSRS), weakest terms")
     s.add_argument("--weakest", type=int, default=10, help="how many weak terms to list")
     s.add_argument("--notebook", action="store_true", help="also print the error notebook (오답노트)")
     s.add_argument("--json", action="store_true")
