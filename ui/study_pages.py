@@ -2,7 +2,9 @@
 
 TESAT 퀴즈: one question at a time from `finterm.rag.quiz.make_quiz`, immediate feedback with the
 cited explanation, a running score, the review queue (due and weak terms first) and a category
-filter; every answer is stored through `finterm.rag.study.StudyDB`, like `finterm quiz`.
+filter; every answer is stored through `finterm.rag.study.StudyDB`, like `finterm quiz`, as an
+FSRS review (보통, or 어려웠음/쉬웠음 when the student says so); the page shows what is due today,
+the estimated recall, and each answered term's next review.
 답안 확인: a term (or a question) and an answer go to `finterm.rag.check.check_answer`; the page
 shows the verdict, the score, the missing key concepts highlighted in the reference definition,
 and the reference's source.
@@ -48,7 +50,10 @@ def _new_quiz(retriever, *, n: int, category: str, difficulty: float, review: bo
     st.session_state[QUIZ] = {"questions": questions, "i": 0, "right": 0, "answered": 0, "choice": None}
 
 
-def _submit(choice: int | None) -> None:
+FEEL = {"보통": "good", "어려웠음": "hard", "쉬웠음": "easy"}  # the student's own word on a right answer
+
+
+def _submit(choice: int | None, feel: str | None = None) -> None:
     from finterm.rag.study import Attempt
 
     quiz = st.session_state[QUIZ]
@@ -56,7 +61,8 @@ def _submit(choice: int | None) -> None:
         return
     q = quiz["questions"][quiz["i"]]
     with _db() as db:
-        db.record(Attempt.from_question(q, choice), session=_session_id())
+        quiz["card"] = db.record(Attempt.from_question(q, choice), session=_session_id(),
+                                 rating=FEEL.get(feel or "보통") if choice == q.answer else None)
     quiz["choice"] = choice
     quiz["answered"] += 1
     quiz["right"] += int(choice == q.answer)
@@ -72,10 +78,12 @@ def _review_panel(retriever) -> None:
     with _db() as db:
         p = db.progress(weakest=5)
         notebook = db.notebook()
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("푼 문제", p["attempts"])
     cols[1].metric("정답률", f"{p['accuracy']:.0%}" if p["attempts"] else "-")
-    cols[2].metric("복습할 용어", p["due"])
+    cols[2].metric("오늘 복습할 용어", p["due_today"], help=f"지금 복습할 때가 된 용어 {p['due']}개 (FSRS 일정)")
+    cols[3].metric("예상 기억률", f"{p['recall']:.0%}" if p["recall"] is not None else "-",
+                   help="공부한 용어를 지금 기억할 확률의 FSRS 추정 평균")
     if notebook:
         with st.expander(f"오답노트 ({len(notebook)})"):
             for item in notebook[:20]:
@@ -127,13 +135,22 @@ def quiz_page() -> None:
                       format_func=lambda k: f"{CIRCLED[k]} {q.options[k]}", disabled=answered,
                       label_visibility="collapsed")
     if not answered:
-        st.button("제출", key=f"quiz-submit-{q.id}", on_click=_submit, args=(choice,),
-                  disabled=choice is None)
+        cols = st.columns([1, 3], vertical_alignment="center")
+        feel = cols[1].radio("맞혔다면 느낌은?", list(FEEL), horizontal=True, key=f"quiz-feel-{q.id}",
+                             help="FSRS 복습 간격에 반영됩니다: 어려웠으면 더 일찍, 쉬웠으면 더 늦게 다시 냅니다.")
+        cols[0].button("제출", key=f"quiz-submit-{q.id}", on_click=_submit, args=(choice, feel),
+                       disabled=choice is None)
         return
     if quiz["choice"] == q.answer:
         st.success(f"정답입니다: {CIRCLED[q.answer]}")
     else:
         st.error(f"오답입니다. 정답은 {CIRCLED[q.answer]} {q.options[q.answer]}")
+    card = quiz.get("card")
+    if card is not None:
+        import time
+
+        st.caption(f"다음 복습 {time.strftime('%Y-%m-%d %H:%M', time.localtime(card.due))} · "
+                   f"하루 뒤 예상 기억률 {card.recall(card.last_at + 86400):.0%} (FSRS)")
     with st.container(border=True):
         st.markdown("**해설**")
         st.text(q.explanation)
