@@ -109,7 +109,7 @@ def deflator(r):
                 inputs={"nom": nom, "real": real})
 
 
-@template("실질GDP", "실질GDP")
+@template("실질GDP", "GDP디플레이터")  # its definition holds 명목 ÷ 실질 × 100
 def real_gdp(r):
     real = 100 * r.randint(8, 25)
     d = r.choice([96, 102, 104, 105, 108, 110, 120, 125])
