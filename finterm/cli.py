@@ -225,6 +225,8 @@ def cmd_quiz(args) -> int:
 
     session = f"cli-{int(time.time())}"
     right = asked = 0
+    print("복습 일정: 답마다 FSRS가 다음 복습 날짜를 정합니다 — 틀리면 곧 다시, 맞히면 점점 더 늦게 "
+          "(3h = 맞혔지만 어려웠음, 3e = 쉬웠음).", file=sys.stderr)
     with StudyDB() as db:
         for n, q in enumerate(questions, 1):
             print(f"\n[{n}/{len(questions)}] {q.prompt}")

@@ -113,3 +113,22 @@ def test_quiz_page_shows_fsrs_due_and_recall_and_takes_easy(small_index, monkeyp
         assert db.card(q.term_id).due > db.card(q.term_id).last_at + 86400
     labels = [m.label for m in at.metric]
     assert "오늘 복습할 용어" in labels and "예상 기억률" in labels
+
+
+def test_a_wrong_answer_is_marked_in_the_list_and_kept_in_the_notebook(small_index, monkeypatch):
+    at = app(quiz_script, small_index, monkeypatch)
+    at.number_input(key="quiz-n").set_value(1)
+    at.button[0].click().run()
+    q = at.session_state["study_quiz"]["questions"][0]
+    wrong = (q.answer + 1) % len(q.options)
+    at.radio(key=f"quiz-choice-{q.id}").set_value(wrong).run()
+    at.button(key=f"quiz-submit-{q.id}").click().run()
+    assert not at.exception, at.exception
+    options = at.radio(key=f"quiz-choice-{q.id}").options
+    assert options[q.answer].startswith(":green[**✓ ") and options[q.answer].endswith("— 정답")
+    assert options[wrong].startswith(":red[~~") and options[wrong].endswith("— 내 답")
+    assert sum("—" in o for o in options) == 2  # the other three stay unmarked
+    at.button(key=f"quiz-next-{q.id}").click().run()
+    notebook = " ".join(m.value for m in at.markdown)
+    assert "✗ 내 답:" in notebook and "✓ 정답:" in notebook
+    assert any(t.value.startswith("문제: ") for t in at.text)

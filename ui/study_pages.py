@@ -88,7 +88,27 @@ def _review_panel(retriever) -> None:
         with st.expander(f"오답노트 ({len(notebook)})"):
             for item in notebook[:20]:
                 st.markdown(f"**{esc(item['term'])}** — 틀린 횟수 {item['wrong']}")
+                if item.get("prompt"):
+                    st.text("문제: " + item["prompt"])
+                if item.get("chosen_text"):
+                    st.markdown(f":red[✗ 내 답: {esc(item['chosen_text'])}]")
+                if item.get("answer_text"):
+                    st.markdown(f":green[✓ 정답: {esc(item['answer_text'])}]")
                 st.text(item["explanation"])
+
+
+def option_label(q, k: int, chosen: int | None) -> str:
+    """An option as safe markdown; once answered, the right one and a wrong choice are marked in the list."""
+    from finterm.rag.quiz import CIRCLED
+
+    text = f"{CIRCLED[k]} {esc(q.options[k])}"
+    if chosen is None:
+        return text
+    if k == q.answer:
+        return f":green[**✓ {text}**] — 정답" + (" (내 답)" if k == chosen else "")
+    if k == chosen:
+        return f":red[~~{text}~~] — 내 답"
+    return text
 
 
 def quiz_page() -> None:
@@ -132,7 +152,7 @@ def quiz_page() -> None:
         st.text(q.prompt.split("\n", 1)[1])
     answered = quiz["choice"] is not None
     choice = st.radio("보기", list(range(len(q.options))), index=None, key=f"quiz-choice-{q.id}",
-                      format_func=lambda k: f"{CIRCLED[k]} {q.options[k]}", disabled=answered,
+                      format_func=lambda k: option_label(q, k, quiz["choice"]), disabled=answered,
                       label_visibility="collapsed")
     if not answered:
         cols = st.columns([1, 3], vertical_alignment="center")
