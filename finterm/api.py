@@ -85,15 +85,77 @@ def open_retriever(index: str | Path | None = None, *, embedder: str | None = No
     return _RETRIEVERS[key]
 
 
-def ask(retriever, question: str, *, k: int = 5, generator=None):
-    """Retrieve for `question` and answer it: extractive by default, or with an LLM `generator`."""
-    from finterm.rag.answer import extractive_answer, not_found
+def ask(retriever, question: str, *, k: int = 5, generator=None, history=None):
+    """Answer `question` from the glossary: extractive by default, or with an LLM `generator`.
 
-    result = retriever.search(question, k=k)
+    `history` holds the conversation's earlier turns (`finterm.rag.followup.Turn`, or dicts with a
+    "question" and optional "terms"), oldest first: a follow-up ("그럼 그게 오르면?") is resolved with
+    them before retrieval, and the answer's `note` says what was assumed. The app's chat, `finterm chat`
+    and `finterm ask --history` all answer through here; a generator gets the same resolved question
+    and sources as the extractive answer.
+    """
+    import dataclasses
+
+    from finterm.rag.answer import not_found
+    from finterm.rag.intent import intent_of, topic_of_cannot
+    from finterm.rag.query import clean_query
+
+    text, _ = clean_query(question)
+    resolved = resolve_question(retriever, text, history)
+    intent = intent_of(resolved.question)
+    searched = resolved.question
+    if intent.name == "cannot":  # "비트코인 시세 알려줘" is searched as "비트코인"
+        searched = topic_of_cannot(resolved.question) or resolved.question
+    result = with_carried(retriever, retriever.search(searched, k=k), resolved.carried, k)
+    if result.query == searched and searched != resolved.question:
+        result = dataclasses.replace(result, query=resolved.question)
+    asked = text if resolved.question != text else None
     if generator is None:
-        return extractive_answer(result)
-    if result.abstained:  # the model is never asked what the glossary cannot ground
-        return not_found(result, generator.name)
-    from finterm.rag.grounded import grounded_answer
+        from finterm.rag.respond import respond
 
-    return grounded_answer(result, generator)
+        answer = respond(retriever, result, intent, question=resolved.question,
+                         carried=frozenset(resolved.carried), note=resolved.note)
+    elif result.abstained:  # the model is never asked what the glossary cannot ground
+        answer = not_found(result, generator.name)
+    else:
+        from finterm.rag.grounded import grounded_answer
+
+        answer = grounded_answer(result, generator)
+    return dataclasses.replace(answer, asked=asked, note=resolved.note, intent=intent.name)
+
+
+def resolve_question(retriever, text: str, history=None):
+    """`text` made to stand alone with the earlier turns (see finterm.rag.followup.resolve)."""
+    from finterm.index.normalize import norm_key
+    from finterm.rag.followup import Resolved, Turn, resolve
+    from finterm.rag.query import contained_keys, word_starts
+
+    turns = []
+    for t in history or []:
+        turn = t if isinstance(t, Turn) else Turn.from_json(t)
+        if not turn.terms:  # a question without its terms (a history file of questions): ask it again
+            turn = Turn.from_answer(ask(retriever, turn.question, history=turns))
+        turns.append(turn)
+    if not turns:
+        return Resolved(text)
+    names = bool(contained_keys(norm_key(text), retriever.keys, word_starts(text)))
+    return resolve(text, turns, names_something=names)
+
+
+def with_carried(retriever, result, carried, k: int = 5):
+    """`result` with the entries of the carried terms among its hits (first when it had none of them)."""
+    import dataclasses
+
+    have = {h.entry.term for h in result.hits}
+    extra = []
+    for term in carried:
+        if term in have:
+            continue
+        found = retriever.search(term, k=1)
+        if found.hits and found.hits[0].entry.term == term:
+            extra.append(found.hits[0])
+    if not extra:
+        return result
+    if result.abstained or not result.hits:
+        return dataclasses.replace(result, hits=tuple(extra), abstained=False, suggestions=())
+    return dataclasses.replace(result, hits=tuple([*result.hits[:1], *extra, *result.hits[1:]][:k + len(extra)]))
