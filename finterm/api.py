@@ -106,7 +106,10 @@ def ask(retriever, question: str, *, k: int = 5, generator=None, history=None):
     searched = resolved.question
     if intent.name == "cannot":  # "비트코인 시세 알려줘" is searched as "비트코인"
         searched = topic_of_cannot(resolved.question) or resolved.question
-    result = with_carried(retriever, retriever.search(searched, k=k), resolved.carried, k)
+    result = retriever.search(searched, k=k)
+    if intent.name == "cannot":
+        result = _cannot_topic(retriever, result, searched, k)
+    result = with_carried(retriever, result, resolved.carried, k)
     if result.query == searched and searched != resolved.question:
         result = dataclasses.replace(result, query=resolved.question)
     asked = text if resolved.question != text else None
@@ -122,6 +125,17 @@ def ask(retriever, question: str, *, k: int = 5, generator=None, history=None):
 
         answer = grounded_answer(result, generator)
     return dataclasses.replace(answer, asked=asked, note=resolved.note, intent=intent.name)
+
+
+def _cannot_topic(retriever, result, topic: str, k: int):
+    """"원달러 환율" found no name as a whole: its last word may be one ("환율")."""
+    from finterm.rag.query import question_core
+
+    words = topic.split()
+    if len(words) < 2 or (result.hits and result.hits[0].match in ("exact", "name", "typo")):
+        return result
+    last = retriever.search(question_core(words[-1]), k=k)
+    return last if last.hits and last.hits[0].match == "exact" else result
 
 
 def resolve_question(retriever, text: str, history=None):

@@ -45,6 +45,8 @@ class Weights:
     dense: float = 0.4
     prior: float = 0.5
     carried: float = 0.4
+    named: float = 0.6  # the entry the question names ("기준금리를 올리면…" is about 기준금리, not 금리)
+    formula: float = 0.6  # a formula answers "how" better than a sentence that only says "계산한다"
     first: float = 0.15  # a small preference for earlier sentences, which carry the core facts
 
 
@@ -125,11 +127,14 @@ class SentenceScorer:
         qtoks = self.question_tokens(question)
         qclaims = _claims(question) if intent in ("effect", "define", "cannot") else frozenset()
         cue = CUES.get(intent)
+        named = named_entries(question, hits[:max_entries])
         rows = []
         for rank, h in enumerate(hits[:max_entries]):
             for pos, s in enumerate(entry_sentences(h.entry.definition)):
                 base = (w.lexical * self.lexical(qtoks, s, h.entry.term)
                         + (w.cue if cue is not None and cue.search(s) else 0.0)
+                        + (w.formula if intent == "how" and _FORMULA.search(s) else 0.0)
+                        + (w.named if h.entry.id in named else 0.0)
                         + w.direction * direction_fit(qclaims, s)
                         + w.prior * max(0.0, h.score)
                         + (w.carried if h.entry.term in carried else 0.0)
@@ -145,6 +150,25 @@ class SentenceScorer:
                 r[3] += w.dense * ((c - lo) / (hi - lo) if hi > lo else 0.0)
         rows.sort(key=lambda r: -r[3])
         return [Scored(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+_FORMULA = re.compile(r"=|÷|×")
+# A sentence that leans on the one before it ("이 때문에 수요곡선은 우하향한다") is shown after it.
+LEANS_BACK = re.compile(r"^(이\s*때문에|이처럼|이에\s*따라|따라서|그래서|그러므로|즉|이런\s*이유로)")
+
+
+def named_entries(question: str, hits: list[Hit]) -> set[str]:
+    """Ids of the hits whose name the question contains (the longest names only: 기준금리, not 금리)."""
+    from finterm.index.normalize import name_keys, norm_key
+    from finterm.rag.query import contained_keys, word_starts
+
+    keys: dict[str, list[str]] = {}
+    for h in hits:
+        for name in h.entry.names:
+            for key in name_keys(name):
+                keys.setdefault(key, []).append(h.entry.id)
+    found = contained_keys(norm_key(question), keys, word_starts(question))
+    return {i for key in found for i in keys[key]}
 
 
 @lru_cache(maxsize=256)

@@ -21,7 +21,7 @@ import re
 
 from finterm.index.normalize import norm_key, to_jamo
 from finterm.rag.answer import Answer, Citation, NextStep, Sentence, not_found
-from finterm.rag.compose import CUES, SentenceScorer, entry_sentences
+from finterm.rag.compose import CUES, LEANS_BACK, SentenceScorer, entry_sentences
 from finterm.rag.intent import Intent
 from finterm.rag.retrieve import Hit, SearchResult
 
@@ -139,8 +139,8 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
         b.add(hits[0], _head(hits[0].entry, 2))
         p = confidence(hits, 1.0, result)
     elif intent.name == "difference" and len(hits) > 1:
-        for h in hits[:2]:
-            b.add(h, _head(h.entry, 2))
+        for h, o in ((hits[0], hits[1]), (hits[1], hits[0])):
+            b.add(h, _contrast(h.entry, o.entry))
     elif intent.name == "define":
         ranked, margin = _rerank(scorer, question, hits, carried)
         p = confidence(ranked, margin, result)
@@ -157,7 +157,10 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
         scored = scorer.score(question, intent.name, hits, carried=carried)
         best = scored[0]
         main = hits[best.rank]
+        sents = entry_sentences(main.entry.definition)
         lines = [best.text]
+        if LEANS_BACK.search(best.text) and best.pos > 0:  # "이 때문에 …": the reason is the sentence before
+            lines.insert(0, sents[best.pos - 1])
         same = [s for s in scored[1:] if s.rank == best.rank]
         cue = CUES.get(intent.name)
         # A second answering sentence of the same entry when it is nearly as good ("…때문이다" after the fact).
@@ -178,6 +181,16 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
     steps = next_steps(retriever, b.cited[0], b.cited, other, {s.text for s in b.sentences})
     return b.answer(result, intent.name, confidence=p, confidence_label=label_of(p), note=note,
                     notice=notice, next_steps=steps)
+
+
+def _contrast(entry, other) -> list[str]:
+    """An entry's first two sentences, and the one naming the other term if there is one ("…와 대비된다")."""
+    lines = _head(entry, 2)
+    for s in entry_sentences(entry.definition):
+        if s not in lines and any(n in s for n in other.names):
+            lines.append(s)
+            break
+    return lines
 
 
 def _rerank(scorer: SentenceScorer, question: str, hits: list[Hit], carried) -> tuple[list[Hit], float]:
