@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from finterm import FintermError
 from finterm.home import bundled_glossary, default_index_dir, vector_cache_path
@@ -85,18 +86,19 @@ def open_retriever(index: str | Path | None = None, *, embedder: str | None = No
     return _RETRIEVERS[key]
 
 
-def ask(retriever, question: str, *, k: int = 5, generator=None, history=None):
-    """Answer `question` from the glossary: extractive by default, or with an LLM `generator`.
+class Prepared(NamedTuple):
+    """A question ready to answer: the search result, its intent, and what was resolved from history."""
 
-    `history` holds the conversation's earlier turns (`finterm.rag.followup.Turn`, or dicts with a
-    "question" and optional "terms"), oldest first: a follow-up ("그럼 그게 오르면?") is resolved with
-    them before retrieval, and the answer's `note` says what was assumed. The app's chat, `finterm chat`
-    and `finterm ask --history` all answer through here; a generator gets the same resolved question
-    and sources as the extractive answer.
-    """
+    result: object  # SearchResult, with `query` = the resolved question
+    intent: object  # finterm.rag.intent.Intent
+    resolved: object  # finterm.rag.followup.Resolved
+    asked: str | None  # the question as typed, when it was resolved into another
+
+
+def prepare(retriever, question: str, *, k: int = 5, history=None) -> Prepared:
+    """Resolve `question` with the earlier turns, read its intent and retrieve for it."""
     import dataclasses
 
-    from finterm.rag.answer import not_found
     from finterm.rag.intent import intent_of, topic_of_cannot
     from finterm.rag.query import clean_query
 
@@ -110,21 +112,42 @@ def ask(retriever, question: str, *, k: int = 5, generator=None, history=None):
     if intent.name == "cannot":
         result = _cannot_topic(retriever, result, searched, k)
     result = with_carried(retriever, result, resolved.carried, k)
-    if result.query == searched and searched != resolved.question:
+    if result.corrected_from is None and result.query != resolved.question:
         result = dataclasses.replace(result, query=resolved.question)
-    asked = text if resolved.question != text else None
+    return Prepared(result, intent, resolved, text if resolved.question != text else None)
+
+
+def ask(retriever, question: str, *, k: int = 5, generator=None, history=None):
+    """Answer `question` from the glossary: extractive by default, or with an LLM `generator`.
+
+    `history` holds the conversation's earlier turns (`finterm.rag.followup.Turn`, or dicts with a
+    "question" and optional "terms"), oldest first: a follow-up ("그럼 그게 오르면?") is resolved with
+    them before retrieval, and the answer's `note` says what was assumed. The app's chat, `finterm chat`
+    and `finterm ask --history` all answer through here; a generator gets the same resolved question
+    and sources as the extractive answer.
+    """
+    from finterm.rag.answer import not_found
+
+    p = prepare(retriever, question, k=k, history=history)
     if generator is None:
         from finterm.rag.respond import respond
 
-        answer = respond(retriever, result, intent, question=resolved.question,
-                         carried=frozenset(resolved.carried), note=resolved.note)
-    elif result.abstained:  # the model is never asked what the glossary cannot ground
-        answer = not_found(result, generator.name)
+        answer = respond(retriever, p.result, p.intent, question=p.resolved.question,
+                         carried=frozenset(p.resolved.carried), note=p.resolved.note)
+    elif p.result.abstained:  # the model is never asked what the glossary cannot ground
+        answer = not_found(p.result, generator.name)
     else:
         from finterm.rag.grounded import grounded_answer
 
-        answer = grounded_answer(result, generator)
-    return dataclasses.replace(answer, asked=asked, note=resolved.note, intent=intent.name)
+        answer = grounded_answer(p.result, generator)
+    return finish_turn(answer, p)
+
+
+def finish_turn(answer, p: Prepared):
+    """`answer` with what the conversation assumed (for any generator)."""
+    import dataclasses
+
+    return dataclasses.replace(answer, asked=p.asked, note=p.resolved.note, intent=p.intent.name)
 
 
 def _cannot_topic(retriever, result, topic: str, k: int):
