@@ -121,7 +121,7 @@ class SentenceScorer:
         return [float(v @ qv) for v in vecs]
 
     def score(self, question: str, intent: str, hits: list[Hit], *, carried: frozenset[str] = frozenset(),
-              max_entries: int = 4) -> list[Scored]:
+              max_entries: int = 5) -> list[Scored]:
         """Every sentence of the first `max_entries` hits, best first."""
         w = self.weights
         qtoks = self.question_tokens(question)
@@ -134,7 +134,7 @@ class SentenceScorer:
                 base = (w.lexical * self.lexical(qtoks, s, h.entry.term)
                         + (w.cue if cue is not None and cue.search(s) else 0.0)
                         + (w.formula if intent == "how" and _FORMULA.search(s) else 0.0)
-                        + (w.named if h.entry.id in named else 0.0)
+                        + (w.named if h.entry.id in named and (rank == 0 or h.match != "fused") else 0.0)
                         + w.direction * direction_fit(qclaims, s)
                         + w.prior * max(0.0, h.score)
                         + (w.carried if h.entry.term in carried else 0.0)

@@ -146,10 +146,13 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
         p = confidence(ranked, margin, result)
         first = ranked[0]
         second = ranked[1] if len(ranked) > 1 else None
-        if first.match == "fused" and second is not None and margin < CLOSE_MARGIN:
+        # Close: the sentences put another entry first than retrieval did, or the two are near in score.
+        moved = first is not hits[0]
+        if first.match == "fused" and second is not None and (moved or margin < CLOSE_MARGIN):
+            p = min(p, 0.6)
             b.add(first, _head(first.entry, 2), prefix=CLOSEST.format(a=first.entry.term), label=False)
             b.add(second, _head(second.entry, 1), prefix=MAYBE.format(b=second.entry.term), label=False)
-            other = None
+            other = second
         else:
             b.add(first, _head(first.entry, 3))
             other = second if second is not None and first.match != "exact" and margin < 2 * CLOSE_MARGIN else None
