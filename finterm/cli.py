@@ -1,4 +1,4 @@
-"""The `finterm` command line: index, search, ask, entries, quiz, read, progress, export, check, ui.
+"""The `finterm` command line: index, search, ask, chat, entries, quiz, read, progress, export, check, ui.
 
 Every user mistake ends as one line on stderr: exit 2 for bad input (empty query, unknown
 option), exit 1 for a problem with files or indexes. No tracebacks for those.
@@ -119,6 +119,26 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _print_answer(answer, *, next_numbers: bool = False) -> None:
+    """An answer as the terminal shows it: what was assumed, the text, sources, next steps."""
+    if getattr(answer, "streamed", False):  # the live text was the model's own words; now the checked version
+        print("\n\n[정의와 대조한 답변]")
+    if answer.corrected_from:
+        print(f"(고쳐서 찾은 질문: {answer.question})")
+    if answer.note:
+        print(f"({answer.note})")
+    print(answer.text)
+    if answer.citations:
+        print()
+        for c in answer.citations:
+            print(f"[{c.n}] {c.term} — {c.source}")
+        if answer.confidence_label:
+            print(f"신뢰도: {answer.confidence_label} ({answer.confidence:.2f})")
+    if answer.next_steps:
+        marks = [f"{j}) " if next_numbers else "· " for j in range(1, len(answer.next_steps) + 1)]
+        print("다음 질문: " + "  ".join(f"{m}{s.label}" for m, s in zip(marks, answer.next_steps, strict=True)))
+
+
 def cmd_ask(args) -> int:
     from finterm.api import ask, open_retriever
 
@@ -127,24 +147,60 @@ def cmd_ask(args) -> int:
         from finterm.rag.generate import generator_from_args
 
         generator = generator_from_args(args)
+    history = None
+    if args.history:
+        from finterm.rag.followup import read_history
+
+        history = read_history(args.history)
     retriever = open_retriever(args.index, embedder=args.embedder)
-    answer = ask(retriever, args.question, k=args.k, generator=generator)
-    streamed = getattr(answer, "streamed", False)
+    answer = ask(retriever, args.question, k=args.k, generator=generator, history=history)
     if args.json:
-        if streamed:  # the live text went to stderr so that stdout stays one JSON object
+        if getattr(answer, "streamed", False):  # the live text went to stderr so that stdout stays one JSON object
             print(file=sys.stderr)
         _print_json(answer.to_json())
         return 0
-    if streamed:  # the live text was the model's own words; now the checked version with [n] marks
-        print("\n\n[정의와 대조한 답변]")
-    if answer.corrected_from:
-        print(f"(고쳐서 찾은 질문: {answer.question})")
-    print(answer.text)
-    if answer.citations:
-        print()
-        for c in answer.citations:
-            print(f"[{c.n}] {c.term} — {c.source}")
+    _print_answer(answer)
     return 0
+
+
+def cmd_chat(args) -> int:
+    """A terminal chat: each question is answered with the earlier turns, as the app's chat does."""
+    from finterm.api import ask, open_retriever
+    from finterm.rag.followup import Turn
+    from finterm.rag.query import EmptyQuery
+
+    generator = None
+    if args.generator != "extractive":
+        from finterm.rag.generate import generator_from_args
+
+        generator = generator_from_args(args)
+    retriever = open_retriever(args.index, embedder=args.embedder)
+    turns: list[Turn] = []
+    steps = ()
+    print("finterm chat — 경제·금융 용어를 물어보세요. 번호를 넣으면 다음 질문을 묻고, q로 끝냅니다.")
+    while True:
+        try:
+            line = input("\n질문> ")
+        except EOFError:
+            print()
+            return 0
+        line = line.strip()
+        if line.lower() in ("q", "quit", "exit", "그만"):
+            return 0
+        if line.isdigit() and 1 <= int(line) <= len(steps):
+            line = steps[int(line) - 1].question
+            print(f"질문> {line}")
+        try:
+            answer = ask(retriever, line, k=args.k, generator=generator, history=turns)
+        except EmptyQuery:
+            continue
+        _print_answer(answer, next_numbers=True)
+        steps = answer.next_steps
+        if not answer.abstained:
+            turns = [*turns, Turn.from_answer(answer)][-args.turns:]
+        if args.save:
+            with open(args.save, "a", encoding="utf-8") as f:
+                f.write(json.dumps(Turn.from_answer(answer).to_json(), ensure_ascii=False) + "\n")
 
 
 def cmd_entries(args) -> int:
@@ -504,7 +560,16 @@ def make_parser() -> argparse.ArgumentParser:
     common(s)
     model_options(s)
     s.add_argument("--stream", action="store_true", help="print tokens as they are generated")
+    s.add_argument("--history", metavar="FILE.jsonl",
+                   help="earlier turns, one {\"question\": …, \"terms\": […]} per line (terms optional)")
     s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", help="a chat in the terminal: follow-up questions use the earlier turns")
+    common(s)
+    model_options(s)
+    s.add_argument("--turns", type=int, default=6, help="how many earlier turns to keep (default 6)")
+    s.add_argument("--save", metavar="FILE.jsonl", help="append each turn here (a --history file for ask)")
+    s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("entries", help="print the entries of an index as JSONL")
     s.add_argument("--index")

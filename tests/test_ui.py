@@ -82,7 +82,8 @@ def test_korean_question_gets_a_cited_answer_and_numbered_source_cards(small_ind
     assert answer.startswith("기준금리:") and "금융통화위원회" in answer
     assert card_numbers(at) == [1]
     assert any(md.value.startswith("**\\[1\\] 기준금리**") for md in at.markdown)
-    assert any("테스트 용어집" in c.value and "점수 1.000" in c.value for c in at.caption)
+    assert any("테스트 용어집" in c.value and "신뢰도 높음" in c.value for c in at.caption)  # words, not "점수 1.000"
+    assert not any("점수" in c.value for c in at.caption)
     definition = "한국은행 금융통화위원회가 정하는 정책금리로"
     assert any(t.startswith(definition) for t in texts(at))  # the card shows the definition itself
     assert any("생성기" in c.value and "extractive" in c.value for c in at.caption)
@@ -110,6 +111,17 @@ def test_history_is_kept_across_questions(small_index, monkeypatch):
     ask(at, "인플레이션")
     assert len(at.chat_message) == 4
     assert texts(at)[0] == "GDP" and any(t.startswith("국내총생산:") for t in texts(at))
+
+
+def test_a_follow_up_says_which_term_it_assumed_and_next_steps_ask(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "기준금리가 뭐야?")
+    ask(at, "그건 누가 정해?")
+    assert any("이전 질문의 '기준금리'에 대해 답합니다" in c.value.replace("\\", "") for c in at.caption)
+    assert "기준금리" in [c.term for c in at.session_state["chat"][-1]["answer"].citations]
+    steps = [b for b in at.button if b.key and b.key.startswith("next-1-")]
+    assert 1 <= len(steps) <= 3
+    steps[0].click().run()
+    assert not at.exception and len(at.chat_message) == 6
 
 
 def test_abstained_question_says_not_in_glossary_and_suggestions_ask_again(small_index, monkeypatch):
