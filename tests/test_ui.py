@@ -168,15 +168,102 @@ def test_switching_generator_shows_the_qlora_status_and_never_hides_the_fallback
     at.sidebar.radio(key="generator").set_value("qlora").run()
     assert not at.exception
     status, why = state.qlora_status("finterm-tests/never-cached-adapter", "")
-    assert status == "not available" and "not in the local Hugging Face cache" in why
+    assert status == "not available" and "캐시에 없고" in why
     errors = [e.value for e in at.sidebar.error]
-    assert errors and errors[0].startswith("qlora: not available: ")
+    assert errors and errors[0].startswith("qlora를 쓸 수 없습니다: ")
     assert "never\\-cached\\-adapter" in errors[0]
     ask(at, "기준금리가 뭐야?")  # still answered — from the definitions, and it says so
     label = next(c.value for c in at.caption if "생성기" in c.value)
     assert "extractive" in label and "qlora" in label
     at.sidebar.radio(key="generator").set_value("extractive").run()
     assert not at.sidebar.error
+
+
+def _record_network(monkeypatch) -> list:
+    """Every name lookup or TCP connection attempted from now on, refused as if there were no network."""
+    import socket
+
+    attempts: list = []
+
+    def refuse(sock, address, *args):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            attempts.append(address)
+            raise OSError(101, "Network is unreachable (this test has no network)")
+        return real(sock, address, *args)
+
+    def no_dns(host, port, *args, **kwargs):
+        attempts.append((host, port))
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (this test has no network)")
+
+    real = socket.socket.connect
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    return attempts
+
+
+def _count_checks(monkeypatch) -> list:
+    """Each time the app checks whether the qlora model is here (the start of every load attempt)."""
+    from finterm.rag import model_errors
+
+    calls: list = []
+    real = model_errors.missing_model
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_errors, "missing_model", counted)
+    return calls
+
+
+def _qlora_not_cached(at, adapter: str):
+    at.session_state["qlora_adapter"] = adapter
+    at.sidebar.radio(key="generator").set_value("qlora").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _everything_shown(at) -> list[str]:
+    return [el.value for kind in (at.error, at.warning, at.info, at.caption, at.markdown, at.success)
+            for el in kind if isinstance(el.value, str)]
+
+
+def test_qlora_not_cached_offline_fails_at_once_in_korean_and_only_once(small_index, monkeypatch):
+    """issue 15 item 5: HF_HUB_OFFLINE and not cached: no hub call, one Korean status with the fix."""
+    adapter = "finterm-tests/offline-never-cached"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = open_app(small_index, monkeypatch)
+    attempts, checks = _record_network(monkeypatch), _count_checks(monkeypatch)
+    _qlora_not_cached(at, adapter)
+    assert attempts == []  # the cache answered; the hub was never asked
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and errors[0].startswith("qlora를 쓸 수 없습니다: 어댑터 ")
+    assert "캐시에 없고" in errors[0] and "오프라인" in errors[0] and "폴더" in errors[0]  # what, why, the fix
+    assert not re.search(r"[A-Za-z]{3,} [a-z]{3,} [a-z]{3,}", errors[0].replace("\\", ""))  # no English sentence
+    for question in ("기준금리가 뭐야?", "인플레이션이 뭐야?"):
+        ask(at, question)
+    assert len(checks) == 1  # failed once: later reruns and answers do not try again
+    shown = _everything_shown(at)
+    assert sum("캐시에 없고" in v for v in shown) == 1  # the reason is in the sidebar, not under each answer
+    labels = [c.value for c in at.caption if "생성기" in c.value]
+    assert len(labels) == 2 and all("extractive" in x and "사이드바" in x for x in labels)
+    assert attempts == []
+
+
+def test_qlora_not_cached_and_hub_unreachable_probes_once_then_stops(small_index, monkeypatch):
+    """Without HF_HUB_OFFLINE but with no network: one quick probe of the hub, never the hub's retries."""
+    from finterm.rag.model_errors import hub_address
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    at = open_app(small_index, monkeypatch)
+    attempts = _record_network(monkeypatch)
+    _qlora_not_cached(at, "finterm-tests/unreachable-never-cached")
+    assert attempts == [hub_address()]  # one probe, and nothing after it
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and "허브에 연결할 수 없어" in errors[0] and "폴더" in errors[0]
+    ask(at, "기준금리가 뭐야?")
+    assert len(attempts) == 1
 
 
 # -- 용어 사전 ----------------------------------------------------------------------------------------
@@ -287,7 +374,7 @@ def test_qlora_generator_loads_streams_cites_and_marks_unsupported(small_index, 
     at.sidebar.radio(key="generator").set_value("qlora").run()
     assert not at.exception, at.exception
     status = [s.value for s in at.sidebar.success]
-    assert status and status[0].startswith("qlora: loaded — cpu · nf4 · ")
+    assert status and status[0].startswith("qlora 준비됨 — cpu · nf4 · ")
     ask(at, "기준금리가 뭐야?")
     assert not at.exception, at.exception
     turn = at.session_state["chat"][-1]["answer"]
