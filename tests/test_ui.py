@@ -301,7 +301,65 @@ def test_glossary_search_finds_by_definition_and_abstains_with_suggestions(small
     found = {b.label for b in at.main.button if b.key and b.key.startswith("found-")}
     assert "인플레이션" in found
     at.text_input(key="glossary_query").set_value("축구 경기 규칙").run()
-    assert any("not in the glossary" in w.value for w in at.warning)
+    assert any("찾지 못했습니다" in w.value for w in at.warning)
+
+
+def test_glossary_new_search_closes_the_entry_opened_before(small_index, monkeypatch):
+    at = glossary(open_app(small_index, monkeypatch))
+    at.text_input(key="glossary_query").set_value("플레이").run()
+    at.button(key="named-t01").click().run()
+    assert [s.value for s in at.subheader][0] == "인플레이션"
+    at.text_input(key="glossary_query").set_value("비용").run()
+    assert "인플레이션" not in [s.value for s in at.subheader]  # the old entry is gone
+    at.button(key="named-t08").click().run()
+    assert [s.value for s in at.subheader][0] == "한계비용"
+    at.selectbox(key="glossary_category").set_value("미시경제").run()  # not a new search: stays open
+    assert [s.value for s in at.subheader][0] == "한계비용"
+
+
+def test_glossary_alias_only_matches_say_which_alias(small_index, monkeypatch):
+    at = glossary(open_app(small_index, monkeypatch))
+    at.text_input(key="glossary_query").set_value("gdp").run()
+
+    def named() -> list[str]:  # labels as shown (markdown escapes removed)
+        return [b.label.replace("\\", "") for b in at.main.button if b.key and b.key.startswith("named-")]
+
+    assert named() == ["국내총생산 (별칭: GDP)"]
+    at.text_input(key="glossary_query").set_value("금통").run()
+    assert named() == ["금융통화위원회 (별칭: 금통위)"]
+    at.text_input(key="glossary_query").set_value("담보").run()  # in the term itself: no alias note
+    assert named() == ["주택담보대출비율"]
+
+
+def test_glossary_misspelt_search_offers_the_correction_first(small_index, monkeypatch):
+    at = glossary(open_app(small_index, monkeypatch))
+    at.text_input(key="glossary_query").set_value("인플레이숀").run()
+    buttons = [b for b in at.main.button]
+    assert buttons[0].key == "correct-0" and buttons[0].label == "인플레이션"  # before any list
+    assert any("혹시 이 용어를 찾으시나요" in md.value for md in at.markdown)
+    buttons[0].click().run()
+    assert at.text_input(key="glossary_query").value == "인플레이션"
+    assert [s.value for s in at.subheader][0] == "인플레이션"  # opened
+    assert not [b for b in at.main.button if b.key and b.key.startswith("correct-")]  # spelt right now
+    at.text_input(key="glossary_query").set_value("인플레이션").run()
+    assert not [b for b in at.main.button if b.key and b.key.startswith("correct-")]
+
+
+def test_glossary_count_tables_show_every_row(small_index, monkeypatch):
+    """The category table (17 rows for the bundled glossary) is as tall as its rows, not ten rows tall."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    heights: list = []
+    real = DeltaGenerator.dataframe
+
+    def spy(self, *args, **kwargs):
+        heights.append(kwargs.get("height", "auto"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "dataframe", spy)
+    at = glossary(open_app(small_index, monkeypatch))
+    assert heights == ["content", "content"]  # AppTest does not expose an element's height; its call does
+    assert len(at.dataframe[1].value) == 7  # every category of the test glossary
 
 
 # -- rendering ------------------------------------------------------------------------------------------
