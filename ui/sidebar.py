@@ -12,6 +12,7 @@ from finterm.ui import state
 from finterm.ui.render import esc
 
 GENERATORS = ("extractive", "qlora")
+WHY_NOT = {"loading": "qlora 모델을 불러오는 중", "not available": "qlora를 쓸 수 없음, 사이드바 참고"}
 GENERATOR_HELP = {"extractive": "정의 문장으로 답 (즉시, 모델 없음)",
                   "qlora": "4-bit LoRA 모델이 작성 (GPU 권장)"}
 
@@ -50,22 +51,23 @@ def qlora_controls() -> tuple[object | None, str]:
     status, detail = state.qlora_status(*choice)
     gen = None
     if status == "not loaded":
-        with st.spinner("qlora: loading… (처음에는 몇 분 걸립니다)"):
+        with st.spinner("qlora 모델을 불러오는 중… (처음에는 몇 분 걸립니다)"):
             gen = state.load_qlora(*choice)
         status, detail = state.qlora_status(*choice)
     elif status == "loaded":
         gen = state.load_qlora(*choice)
     if status == "loaded":
-        st.success(f"qlora: loaded — {esc(detail)}")
+        st.success(f"qlora 준비됨 — {esc(detail)}")
         if detail.startswith("cpu"):
             st.caption("CUDA GPU가 없어 CPU에서 실행합니다 — 큰 모델은 매우 느립니다.")
     elif status == "loading":
-        st.info("qlora: loading… (다른 세션에서 불러오는 중)")
+        st.info("qlora 모델을 불러오는 중… (다른 세션에서 불러오는 중)")
     else:
-        st.error(f"qlora: not available: {esc(detail)}")
+        st.error(f"qlora를 쓸 수 없습니다: {esc(detail)}")
         if state.qlora_module()[0] is not None:
             st.button("다시 시도", key="qlora_retry", on_click=state.forget_failure, args=choice)
-    return gen, "" if gen is not None else f"qlora {status}: {detail}".strip(": ")
+    # The reason is shown once, here; each answer only notes the fallback (no detail under every answer).
+    return gen, "" if gen is not None else WHY_NOT.get(status, WHY_NOT["not available"])
 
 
 def render(retriever) -> Settings:
