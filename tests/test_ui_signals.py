@@ -35,6 +35,18 @@ def listening(port: int) -> bool:
         return c.connect_ex(("127.0.0.1", port)) == 0
 
 
+def healthy(port: int) -> bool:
+    """Streamlit has finished starting (its health check answers), not only opened the port: a signal
+    during its own start-up makes Streamlit print a traceback of its own (a race inside Streamlit)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
 def children(pid: int) -> list[int]:
     """Processes whose parent is `pid` (from /proc)."""
     found = []
@@ -67,7 +79,7 @@ def test_a_signal_to_finterm_ui_stops_its_streamlit_server(small_index, tmp_path
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
-        while not listening(port):
+        while not healthy(port):
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.seek(0)
                 pytest.fail(f"the server never started (exit {proc.poll()}):\n{log.read()}")
