@@ -130,11 +130,12 @@ def cmd_ask(args) -> int:
     retriever = open_retriever(args.index, embedder=args.embedder)
     answer = ask(retriever, args.question, k=args.k, generator=generator)
     streamed = getattr(answer, "streamed", False)
+    partial = _partial_error(answer)
     if args.json:
         if streamed:  # the live text went to stderr so that stdout stays one JSON object
             print(file=sys.stderr)
         _print_json(answer.to_json())
-        return 0
+        return partial
     if streamed:  # the live text was the model's own words; now the checked version with [n] marks
         print("\n\n[정의와 대조한 답변]")
     if answer.corrected_from:
@@ -144,7 +145,17 @@ def cmd_ask(args) -> int:
         print()
         for c in answer.citations:
             print(f"[{c.n}] {c.term} — {c.source}")
-    return 0
+    return partial
+
+
+def _partial_error(answer) -> int:
+    """1, after one line on stderr, when the generation stopped midway (the answer is marked partial)."""
+    if not getattr(answer, "partial", False):
+        return 0
+    sys.stdout.flush()
+    print(f"finterm: error: {(answer.model or {}).get('stopped', 'the generation stopped midway')}",
+          file=sys.stderr)
+    return 1
 
 
 def cmd_entries(args) -> int:
@@ -318,15 +329,26 @@ def cmd_ui(args) -> int:
 
 
 def model_options(s, what: str = "who writes the answer") -> None:
-    """The qlora options shared by `ask` and `check`."""
-    s.add_argument("--generator", choices=["extractive", "qlora"], default="extractive", help=what)
+    """The qlora and server options shared by `ask` and `check`."""
+    s.add_argument("--generator", choices=["extractive", "qlora", "server"], default="extractive", help=what)
     s.add_argument("--adapter", default=None, help="LoRA adapter id or folder (qlora)")
-    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
+    s.add_argument("--base-model", default=None,
+                   help="base model id or folder (default: from the adapter); server: its tokenizer counts the prompt")
     s.add_argument("--greedy", action="store_true", help="greedy decoding (reproducible)")
     s.add_argument("--max-new-tokens", type=int, default=None)
     s.add_argument("--temperature", type=float, default=None)
     s.add_argument("--top-p", type=float, default=None)
     s.add_argument("--top-k", type=int, default=None)
+    server_options(s)
+
+
+def server_options(s) -> None:
+    """`--generator server`: an OpenAI-compatible completions server (vLLM, transformers serve)."""
+    g = s.add_argument_group("server generator")
+    g.add_argument("--server-url", default=None, help="e.g. http://127.0.0.1:8000 (default: $FINTERM_SERVER_URL)")
+    g.add_argument("--server-model", default=None, help="served model name (default: the one it serves)")
+    g.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key")
+    g.add_argument("--server-timeout", type=float, default=None, help="seconds to wait for the server (120)")
 
 
 class UsageError(FintermError):

@@ -48,6 +48,7 @@ class Answer:
     sentences: tuple[Sentence, ...] = ()
     model: dict | None = field(default=None, compare=False)
     streamed: bool = field(default=False, compare=False)  # the text was already shown as it was generated
+    partial: bool = False  # the generation stopped midway (a server stream cut): the text is incomplete
     corrected_from: str | None = None  # the question as typed, when a misspelt name in it was corrected
 
     def to_json(self) -> dict:
@@ -57,6 +58,8 @@ class Answer:
              "sentences": [s.to_json() for s in self.sentences]}
         if self.model is not None:
             d["model"] = self.model
+        if self.partial:
+            d["partial"] = True
         if self.corrected_from is not None:
             d["corrected_from"] = self.corrected_from
         return d
