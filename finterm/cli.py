@@ -328,6 +328,18 @@ def cmd_ui(args) -> int:
     return launch(host=args.host, port=args.port, index=args.index)
 
 
+def cmd_serve(args) -> int:
+    from finterm.serve import cmd_serve as serve  # FastAPI is imported only for `finterm serve`
+
+    return serve(args)
+
+
+def cmd_merge(args) -> int:
+    from finterm.merge import cmd_merge as merge
+
+    return merge(args)
+
+
 def model_options(s, what: str = "who writes the answer") -> None:
     """The qlora and server options shared by `ask` and `check`."""
     s.add_argument("--generator", choices=["extractive", "qlora", "server"], default="extractive", help=what)
@@ -443,6 +455,22 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--index")
     s.set_defaults(func=cmd_ui)
+
+    s = sub.add_parser("serve", help="finterm's HTTP API (FastAPI; loopback only by default; docs at /docs)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--index", help="index folder (default: the bundled glossary's index)")
+    s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    model_options(s, what="the default generator for /v1/ask (extractive is always available)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("merge", help="merge a LoRA adapter into its base: one fp16 model folder for vLLM / "
+                                     "transformers serve")
+    s.add_argument("--adapter", required=True, help="LoRA adapter id or folder")
+    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
+    s.add_argument("--out", required=True, help="new folder for the merged model")
+    s.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    s.set_defaults(func=cmd_merge)
     return p
 
 

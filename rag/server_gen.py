@@ -104,6 +104,7 @@ class ServerGenerator:
                                   limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
         self._lock = threading.Lock()
         self._model: str | None = None
+        self._vllm = False  # vLLM takes top_k; transformers serve refuses fields OpenAI does not have
         self._context: int | None = None
         self._count: Callable[[str], int] | None = None
         self._counted_with = ""
@@ -178,6 +179,7 @@ class ServerGenerator:
             self._count, self._counted_with, config_ctx = _counter([c for c in candidates if c])
             self._context = int(entry.get("max_model_len") or parent.get("max_model_len") or config_ctx
                                 or DEFAULT_CONTEXT)
+            self._vllm = entry.get("owned_by") == "vllm"
             self._model = entry["id"]
 
     @property
@@ -203,7 +205,9 @@ class ServerGenerator:
         body = {"model": self.model, "prompt": prompt, "max_tokens": c.max_new_tokens, "stream": stream,
                 "stop": STOP}
         if c.do_sample:  # transformers serve samples only if the model's generation_config does
-            body.update(temperature=c.temperature, top_p=c.top_p, top_k=c.top_k)
+            body.update(temperature=c.temperature, top_p=c.top_p)
+            if self._vllm:
+                body["top_k"] = c.top_k
         else:
             body.update(temperature=0.0)
         return body
