@@ -252,6 +252,7 @@ def cmd_serve(args) -> int:
         args.stream, args.json = False, False  # the API streams per request, not to this terminal
         generator = generator_from_args(args)
     retriever = open_retriever(args.index)
+    retriever.search("기준금리")  # load Kiwi and the embedder now: /health means ready, the first user does not wait
     if generator is not None and generator.name == "server":
         generator.model  # noqa: B018 - reach the server now: a wrong URL or model fails before serving
     if args.host not in ("127.0.0.1", "localhost", "::1"):

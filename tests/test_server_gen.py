@@ -240,3 +240,30 @@ def test_tokens_are_estimated_when_no_tokenizer_is_here(monkeypatch):
 def test_server_config_is_validated(bad):
     with pytest.raises(FintermError):
         ServerConfig(**bad)
+
+
+def test_finterm_serve_relays_the_servers_stream(tserve, small_index, tmp_path):
+    """A client -> `finterm serve --generator server` -> `transformers serve`: events, then the answer."""
+    import httpx
+    from serving import running as run
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "finterm.cli", "serve", "--index", str(small_index), "--port", str(port),
+           "--generator", "server", "--server-url", tserve, "--greedy"]
+    api = f"http://127.0.0.1:{port}"
+    with run(cmd, f"{api}/health", tmp_path / "serve.log", env={"FINTERM_HOME": str(tmp_path)}):
+        assert httpx.get(f"{api}/health").json()["generators"] == ["extractive", "server"]
+        plain = httpx.post(f"{api}/v1/ask", json={"question": QUESTION}, timeout=120).json()
+        assert plain["generator"] == "server" and plain["sentences"][0]["text"] == SUPPORTED
+        events, kind = [], None
+        with httpx.stream("POST", f"{api}/v1/ask", json={"question": QUESTION, "stream": True}, timeout=120) as s:
+            for line in s.iter_lines():
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:"):
+                    events.append((kind, json.loads(line[5:])))
+        texts = [d["text"] for k, d in events if k == "text"]
+        assert len(texts) > 3 and "".join(texts).startswith(SUPPORTED)
+        assert events[-1] == ("answer", plain)
+        quick = httpx.post(f"{api}/v1/ask", json={"question": QUESTION, "generator": "extractive"}).json()
+        assert quick["generator"] == "extractive"
