@@ -148,8 +148,14 @@ class ServerGenerator:
             served = [m["id"] for m in self.models()]
             if model not in served:
                 raise ServerError(f"model {model!r} is not served by {where}; it serves: {', '.join(served) or 'none'}"
-                                  f"; pass --server-model {served[0] if served else 'NAME'}")
+                                  f"; pass --server-model {self._suggest()}")
         raise ServerError(f"the generation server at {where} refused the request (HTTP {r.status_code}: {detail})")
+
+    def _suggest(self, listed: list[dict] | None = None) -> str:
+        """The model to name in an error: a LoRA adapter if the server has one (finterm's fine-tuned model)."""
+        listed = self.models() if listed is None else listed
+        adapters = [m["id"] for m in listed if m.get("parent")]
+        return (adapters or [m["id"] for m in listed] or ["NAME"])[0]
 
     def _resolve(self) -> None:
         """Pick the model, the context length and the token counter, once."""
@@ -171,7 +177,7 @@ class ServerGenerator:
                 if entry is None:
                     names = ", ".join(m["id"] for m in listed) or "none"
                     raise ServerError(f"model {want!r} is not served by {self.server.url}; it serves: {names}; "
-                                      f"pass --server-model {listed[0]['id'] if listed else 'NAME'}")
+                                      f"pass --server-model {self._suggest(listed)}")
             by_id = {m["id"]: m for m in listed}
             parent = by_id.get(entry.get("parent") or "", {})
             candidates = [self.server.tokenizer, parent.get("root"), entry.get("parent"), entry.get("root"),

@@ -267,3 +267,19 @@ def test_finterm_serve_relays_the_servers_stream(tserve, small_index, tmp_path):
         assert events[-1] == ("answer", plain)
         quick = httpx.post(f"{api}/v1/ask", json={"question": QUESTION, "generator": "extractive"}).json()
         assert quick["generator"] == "extractive"
+
+
+def test_app_sidebar_server_status_and_a_streamed_answer(tserve, merged, small_index, monkeypatch):
+    from test_ui import ask, open_app
+
+    monkeypatch.setenv("FINTERM_SERVER_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    at = open_app(small_index, monkeypatch)
+    at.sidebar.radio(key="generator").set_value("server").run()
+    assert not at.exception and at.sidebar.error[0].value.startswith("server: not available: cannot reach")
+    at.sidebar.text_input(key="server_url").set_value(tserve).run()
+    assert not at.exception and not at.sidebar.error
+    ready = at.sidebar.success[0].value
+    assert ready.startswith("server: ready") and str(merged[2]) in ready.replace("\\", "")  # markdown-escaped
+    at = ask(at, QUESTION)
+    assert "생성기: server" in " ".join(c.value for c in at.caption)
+    assert SUPPORTED in " ".join(m.value for m in at.markdown)
