@@ -91,7 +91,7 @@ def main() -> int:
     def run(name: str, extra: list[str], body: dict) -> None:
         ctx, api = finterm_serve(index, home, extra, work / f"{name}.log")
         with ctx:
-            load(api, 1, 2, body)  # warm up
+            load(api, 1, len(QUESTIONS), body)  # warm up: every question once
             results[name] = []
             for c in levels:
                 n = args.requests or max(16, 2 * c)
