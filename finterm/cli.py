@@ -154,13 +154,24 @@ def cmd_ask(args) -> int:
         history = read_history(args.history)
     retriever = open_retriever(args.index, embedder=args.embedder)
     answer = ask(retriever, args.question, k=args.k, generator=generator, history=history)
+    partial = _partial_error(answer)
     if args.json:
         if getattr(answer, "streamed", False):  # the live text went to stderr so that stdout stays one JSON object
             print(file=sys.stderr)
         _print_json(answer.to_json())
-        return 0
+        return partial
     _print_answer(answer)
-    return 0
+    return partial
+
+
+def _partial_error(answer) -> int:
+    """1, after one line on stderr, when the generation stopped midway (the answer is marked partial)."""
+    if not getattr(answer, "partial", False):
+        return 0
+    sys.stdout.flush()
+    print(f"finterm: error: {(answer.model or {}).get('stopped', 'the generation stopped midway')}",
+          file=sys.stderr)
+    return 1
 
 
 def cmd_chat(args) -> int:
@@ -505,16 +516,39 @@ def cmd_ui(args) -> int:
     return launch(host=args.host, port=args.port, index=args.index, open_browser=args.browser)
 
 
+def cmd_serve(args) -> int:
+    from finterm.serve import cmd_serve as serve  # FastAPI is imported only for `finterm serve`
+
+    return serve(args)
+
+
+def cmd_merge(args) -> int:
+    from finterm.merge import cmd_merge as merge
+
+    return merge(args)
+
+
 def model_options(s, what: str = "who writes the answer") -> None:
-    """The qlora options shared by `ask` and `check`."""
-    s.add_argument("--generator", choices=["extractive", "qlora"], default="extractive", help=what)
+    """The qlora and server options shared by `ask` and `check`."""
+    s.add_argument("--generator", choices=["extractive", "qlora", "server"], default="extractive", help=what)
     s.add_argument("--adapter", default=None, help="LoRA adapter id or folder (qlora)")
-    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
+    s.add_argument("--base-model", default=None,
+                   help="base model id or folder (default: from the adapter); server: its tokenizer counts the prompt")
     s.add_argument("--greedy", action="store_true", help="greedy decoding (reproducible)")
     s.add_argument("--max-new-tokens", type=int, default=None)
     s.add_argument("--temperature", type=float, default=None)
     s.add_argument("--top-p", type=float, default=None)
     s.add_argument("--top-k", type=int, default=None)
+    server_options(s)
+
+
+def server_options(s) -> None:
+    """`--generator server`: an OpenAI-compatible completions server (vLLM, transformers serve)."""
+    g = s.add_argument_group("server generator")
+    g.add_argument("--server-url", default=None, help="e.g. http://127.0.0.1:8000 (default: $FINTERM_SERVER_URL)")
+    g.add_argument("--server-model", default=None, help="served model name (default: the one it serves)")
+    g.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key")
+    g.add_argument("--server-timeout", type=float, default=None, help="seconds to wait for the server (120)")
 
 
 class UsageError(FintermError):
@@ -632,6 +666,22 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--browser", action=argparse.BooleanOptionalAction, default=None,
                    help="open a browser window (default: only where a desktop session exists)")
     s.set_defaults(func=cmd_ui)
+
+    s = sub.add_parser("serve", help="finterm's HTTP API (FastAPI; loopback only by default; docs at /docs)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--index", help="index folder (default: the bundled glossary's index)")
+    s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    model_options(s, what="the default generator for /v1/ask (extractive is always available)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("merge", help="merge a LoRA adapter into its base: one fp16 model folder for vLLM / "
+                                     "transformers serve")
+    s.add_argument("--adapter", required=True, help="LoRA adapter id or folder")
+    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
+    s.add_argument("--out", required=True, help="new folder for the merged model")
+    s.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    s.set_defaults(func=cmd_merge)
     return p
 
 

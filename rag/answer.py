@@ -59,6 +59,7 @@ class Answer:
     sentences: tuple[Sentence, ...] = ()
     model: dict | None = field(default=None, compare=False)
     streamed: bool = field(default=False, compare=False)  # the text was already shown as it was generated
+    partial: bool = False  # the generation stopped midway (a server stream cut): the text is incomplete
     corrected_from: str | None = None  # the question as typed, when a misspelt name in it was corrected
     intent: str = ""  # what the question asks for (finterm.rag.intent), "" when not read
     # Calibrated chance that the leading entry is the one asked about, and the same in words (높음/보통/낮음).
@@ -76,6 +77,8 @@ class Answer:
              "sentences": [s.to_json() for s in self.sentences]}
         if self.model is not None:
             d["model"] = self.model
+        if self.partial:
+            d["partial"] = True
         if self.corrected_from is not None:
             d["corrected_from"] = self.corrected_from
         if self.intent:

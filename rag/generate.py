@@ -306,7 +306,12 @@ class QLoRAGenerator:
 
 
 def generator_from_args(args) -> QLoRAGenerator:
-    """The generator for `finterm ask --generator qlora …` (fields left out keep the seed's defaults)."""
+    """The generator for `finterm ask --generator qlora …` (fields left out keep the seed's defaults);
+    `--generator server` is made by `finterm.rag.server_gen`."""
+    if getattr(args, "generator", "qlora") == "server":
+        from finterm.rag.server_gen import server_generator_from_args
+
+        return server_generator_from_args(args)
     if args.greedy and any(getattr(args, a, None) is not None for a in ("temperature", "top_p", "top_k")):
         raise FintermError("--greedy does not sample, so --temperature/--top-p/--top-k do nothing; drop one")
     config = GeneratorConfig().override(

@@ -162,3 +162,36 @@ def describe(gen) -> str:
     """One line about a loaded generator: device, quantisation, base and adapter."""
     info = gen.model_info()
     return " · ".join(str(info[k]) for k in ("device", "quantization", "base", "adapter") if info.get(k))
+
+
+@st.cache_data(ttl=30, show_spinner="생성 서버 확인 중… (checking the server)")
+def _server_status(url: str, model: str, greedy: bool) -> tuple[bool, str]:
+    """(ready, what it serves or why not) from the server's /v1/models; re-checked every 30 s."""
+    from finterm import FintermError
+
+    try:
+        gen = _server_generator(url, model, greedy)
+        served = [m["id"] for m in gen.models()]
+        return True, f"{gen.model} · {url} (serves {', '.join(served)}; prompt counted by {gen.model_info()['tokens']})"
+    except FintermError as exc:
+        return False, str(exc)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _server_generator(url: str, model: str, greedy: bool):
+    """The server generator for these fields (the CLI's `--generator server`); one HTTP client per choice."""
+    from finterm.rag.generate import generator_from_args
+
+    args = argparse.Namespace(generator="server", server_url=url, server_model=model or None, api_key_env=None,
+                              server_timeout=None, base_model=None, greedy=greedy, max_new_tokens=None,
+                              temperature=None, top_p=None, top_k=None, stream=False)
+    return generator_from_args(args)
+
+
+def server_generator(url: str, model: str, greedy: bool = False):
+    """(generator, status line) when the server answers /v1/models with the model, else (None, why)."""
+    ok, detail = _server_status(url, model, greedy)
+    return (_server_generator(url, model, greedy) if ok else None), detail
+
+
+server_generator.clear = _server_status.clear  # the sidebar's "check again" button
