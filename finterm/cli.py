@@ -1,4 +1,4 @@
-"""The `finterm` command line: index, search, ask, entries, quiz, progress, export, check, ui.
+"""The `finterm` command line: index, search, ask, entries, quiz, progress, export, check, ui, train.
 
 Every user mistake ends as one line on stderr: exit 2 for bad input (empty query, unknown
 option), exit 1 for a problem with files or indexes. No tracebacks for those.
@@ -421,11 +421,15 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--index")
     s.set_defaults(func=cmd_ui)
+
+    from finterm.rag.train_cmd import add_train_parser
+
+    add_train_parser(sub)  # `finterm train` (rag/train_cmd.py)
     return p
 
 
 # Paths may hold any bytes the file system allows; the other arguments are text and must be UTF-8.
-_PATH_ARGS = {"files", "out", "index", "batch", "adapter", "base_model"}
+_PATH_ARGS = {"files", "out", "index", "batch", "adapter", "base_model", "dump"}
 
 
 def _check_text_args(args) -> None:
