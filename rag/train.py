@@ -129,7 +129,9 @@ def _device(config: TrainConfig, base: str, log) -> str:
     return "cpu"
 
 
-def _prepare_out(config: TrainConfig) -> Path:
+def _prepare_out(config: TrainConfig, *, create: bool = True) -> Path:
+    """The output folder, checked (a file, or a folder holding something else, is refused) and then,
+    with `create`, emptied (--overwrite) and made."""
     out = Path(config.out).expanduser()
     if out.exists() and not out.is_dir():
         raise FintermError(f"--out {out} is a file; give a folder for the adapter")
@@ -138,7 +140,10 @@ def _prepare_out(config: TrainConfig) -> Path:
             raise FintermError(f"--out {out} is not empty; give a new folder, or --overwrite to replace it")
         if not (out / "training.json").is_file():
             raise FintermError(f"--out {out} holds files that are not a finterm adapter; give a new folder")
-        shutil.rmtree(out)
+        if create:
+            shutil.rmtree(out)
+    if not create:
+        return out
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -253,6 +258,7 @@ def train(examples, config: TrainConfig, *, counts: dict | None = None, progress
         raise FintermError("no training examples: the index and question files gave none; check --index and "
                            "--questions (their terms must be in the index)")
     check_dependencies()
+    _prepare_out(config, create=False)  # a taken folder fails before any model work
     base = _base_for(config)
     device = _device(config, base, log)
     out = _prepare_out(config)
