@@ -1,4 +1,5 @@
-"""The `finterm` command line: index, search, ask, entries, quiz, progress, export, check, ui, train.
+"""The `finterm` command line: index, search, ask, chat, entries, quiz, read, progress, export, check, ui,
+serve, merge, train.
 
 Every user mistake ends as one line on stderr: exit 2 for bad input (empty query, unknown
 option), exit 1 for a problem with files or indexes. No tracebacks for those.
@@ -119,6 +120,26 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _print_answer(answer, *, next_numbers: bool = False) -> None:
+    """An answer as the terminal shows it: what was assumed, the text, sources, next steps."""
+    if getattr(answer, "streamed", False):  # the live text was the model's own words; now the checked version
+        print("\n\n[정의와 대조한 답변]")
+    if answer.corrected_from:
+        print(f"(고쳐서 찾은 질문: {answer.question})")
+    if answer.note:
+        print(f"({answer.note})")
+    print(answer.text)
+    if answer.citations:
+        print()
+        for c in answer.citations:
+            print(f"[{c.n}] {c.term} — {c.source}")
+        if answer.confidence_label:
+            print(f"신뢰도: {answer.confidence_label} ({answer.confidence:.2f})")
+    if answer.next_steps:
+        marks = [f"{j}) " if next_numbers else "· " for j in range(1, len(answer.next_steps) + 1)]
+        print("다음 질문: " + "  ".join(f"{m}{s.label}" for m, s in zip(marks, answer.next_steps, strict=True)))
+
+
 def cmd_ask(args) -> int:
     from finterm.api import ask, open_retriever
 
@@ -127,24 +148,71 @@ def cmd_ask(args) -> int:
         from finterm.rag.generate import generator_from_args
 
         generator = generator_from_args(args)
+    history = None
+    if args.history:
+        from finterm.rag.followup import read_history
+
+        history = read_history(args.history)
     retriever = open_retriever(args.index, embedder=args.embedder)
-    answer = ask(retriever, args.question, k=args.k, generator=generator)
-    streamed = getattr(answer, "streamed", False)
+    answer = ask(retriever, args.question, k=args.k, generator=generator, history=history)
+    partial = _partial_error(answer)
     if args.json:
-        if streamed:  # the live text went to stderr so that stdout stays one JSON object
+        if getattr(answer, "streamed", False):  # the live text went to stderr so that stdout stays one JSON object
             print(file=sys.stderr)
         _print_json(answer.to_json())
+        return partial
+    _print_answer(answer)
+    return partial
+
+
+def _partial_error(answer) -> int:
+    """1, after one line on stderr, when the generation stopped midway (the answer is marked partial)."""
+    if not getattr(answer, "partial", False):
         return 0
-    if streamed:  # the live text was the model's own words; now the checked version with [n] marks
-        print("\n\n[정의와 대조한 답변]")
-    if answer.corrected_from:
-        print(f"(고쳐서 찾은 질문: {answer.question})")
-    print(answer.text)
-    if answer.citations:
-        print()
-        for c in answer.citations:
-            print(f"[{c.n}] {c.term} — {c.source}")
-    return 0
+    sys.stdout.flush()
+    print(f"finterm: error: {(answer.model or {}).get('stopped', 'the generation stopped midway')}",
+          file=sys.stderr)
+    return 1
+
+
+def cmd_chat(args) -> int:
+    """A terminal chat: each question is answered with the earlier turns, as the app's chat does."""
+    from finterm.api import ask, open_retriever
+    from finterm.rag.followup import Turn
+    from finterm.rag.query import EmptyQuery
+
+    generator = None
+    if args.generator != "extractive":
+        from finterm.rag.generate import generator_from_args
+
+        generator = generator_from_args(args)
+    retriever = open_retriever(args.index, embedder=args.embedder)
+    turns: list[Turn] = []
+    steps = ()
+    print("finterm chat — 경제·금융 용어를 물어보세요. 번호를 넣으면 다음 질문을 묻고, q로 끝냅니다.")
+    while True:
+        try:
+            line = input("\n질문> ")
+        except EOFError:
+            print()
+            return 0
+        line = line.strip()
+        if line.lower() in ("q", "quit", "exit", "그만"):
+            return 0
+        if line.isdigit() and 1 <= int(line) <= len(steps):
+            line = steps[int(line) - 1].question
+            print(f"질문> {line}")
+        try:
+            answer = ask(retriever, line, k=args.k, generator=generator, history=turns)
+        except EmptyQuery:
+            continue
+        _print_answer(answer, next_numbers=True)
+        steps = answer.next_steps
+        if not answer.abstained:
+            turns = [*turns, Turn.from_answer(answer)][-args.turns:]
+        if args.save:
+            with open(args.save, "a", encoding="utf-8") as f:
+                f.write(json.dumps(Turn.from_answer(answer).to_json(), ensure_ascii=False) + "\n")
 
 
 def cmd_entries(args) -> int:
@@ -166,23 +234,39 @@ def cmd_entries(args) -> int:
     return 0
 
 
-def _ask_choice(n: int) -> int | None:
-    """Read 1..n from stdin; None on EOF or 'q'. Re-asks on anything else."""
+_FEEL = {"": None, "h": "hard", "e": "easy"}
+
+
+def _ask_choice(n: int) -> tuple[int, str | None] | None:
+    """Read 1..n from stdin, optionally with h (hard) or e (easy): (option, rating); None on EOF or 'q'."""
     while True:
-        sys.stdout.write(f"답 (1-{n}, q=그만): ")
+        sys.stdout.write(f"답 (1-{n}; 맞힐 자신이 있으면 3e, 겨우 알면 3h; q=그만): ")
         sys.stdout.flush()
         line = sys.stdin.readline()
         if not line or line.strip().lower() in ("q", "quit", "exit"):
             return None
-        if line.strip().isdigit() and 1 <= int(line.strip()) <= n:
-            return int(line.strip()) - 1
-        print(f"1부터 {n}까지의 번호를 입력하세요.")
+        text = line.strip().lower()
+        digits, feel = (text[:-1], text[-1]) if text[-1:] in ("h", "e") else (text, "")
+        if digits.isdigit() and 1 <= int(digits) <= n:
+            return int(digits) - 1, _FEEL[feel]
+        print(f"1부터 {n}까지의 번호를 입력하세요 (쉬웠으면 뒤에 e, 어려웠으면 h).")
+
+
+def _when(ts: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
 def cmd_quiz(args) -> int:
     from finterm.api import open_retriever
     from finterm.rag.quiz import CIRCLED, make_quiz
 
+    if args.mock:
+        return cmd_mock(args)
+    if args.minutes is not None:
+        raise UsageError("--minutes is for a mock test; add --mock")
+    args.n = 10 if args.n is None else args.n
     if args.n < 1:
         raise UsageError(f"--n of {args.n} is too small; ask for 1 question or more")
     if not 0 <= args.difficulty <= 1:
@@ -209,23 +293,135 @@ def cmd_quiz(args) -> int:
 
     session = f"cli-{int(time.time())}"
     right = asked = 0
+    print("복습 일정: 답마다 FSRS가 다음 복습 날짜를 정합니다 — 틀리면 곧 다시, 맞히면 점점 더 늦게 "
+          "(3h = 맞혔지만 어려웠음, 3e = 쉬웠음).", file=sys.stderr)
     with StudyDB() as db:
         for n, q in enumerate(questions, 1):
             print(f"\n[{n}/{len(questions)}] {q.prompt}")
             for k, option in enumerate(q.options):
                 print(f"  {CIRCLED[k]} {option}")
-            choice = _ask_choice(len(q.options))
-            if choice is None:
+            got = _ask_choice(len(q.options))
+            if got is None:
                 break
-            box = db.record(Attempt.from_question(q, choice), session=session)
+            choice, feel = got
+            card = db.record(Attempt.from_question(q, choice), session=session,
+                             rating=feel if choice == q.answer else None)
             asked += 1
             if choice == q.answer:
                 right += 1
-                print(f"정답입니다. (상자 {box.box})")
+                print(f"정답입니다. (다음 복습 {_when(card.due)})")
             else:
-                print(f"오답입니다. 정답은 {CIRCLED[q.answer]} {q.options[q.answer]}")
+                print(f"오답입니다. 정답은 {CIRCLED[q.answer]} {q.options[q.answer]} (다음 복습 {_when(card.due)})")
             print(f"해설: {q.explanation}\n출처: {q.source}")
     print(f"\n{asked}문제 중 {right}문제 정답." + (" 진행 상황: finterm progress" if asked else ""))
+    return 0
+
+
+def _mock_choice(n: int) -> int | None | str:
+    """1..n -> 0..n-1; Enter -> None (skip); 'q' or EOF -> "stop"."""
+    while True:
+        sys.stdout.write(f"답 (1-{n}, Enter=건너뛰기, q=제출): ")
+        sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line or line.strip().lower() in ("q", "quit", "exit"):
+            return "stop"
+        if not line.strip():
+            return None
+        if line.strip().isdigit() and 1 <= int(line.strip()) <= n:
+            return int(line.strip()) - 1
+        print(f"1부터 {n}까지의 번호를 입력하세요.")
+
+
+def cmd_mock(args) -> int:
+    """`finterm quiz --mock`: every item in turn with the time left, no feedback, then the result."""
+    import random
+    import time
+
+    from finterm.api import open_retriever
+    from finterm.rag.mock import NOTE, build_mock, record_mock, score_mock
+    from finterm.rag.quiz import CIRCLED
+
+    n = 40 if args.n is None else args.n
+    minutes = 50.0 if args.minutes is None else args.minutes
+    seed = random.randrange(1_000_000) if args.seed is None else args.seed
+    test = build_mock(open_retriever(args.index), n, minutes=minutes, seed=seed, difficulty=args.difficulty)
+    if args.json:
+        _print_json(test.to_json())
+        return 0
+    print(f"모의고사: {len(test.items)}문항, {minutes:g}분, {test.max_points}점 만점. "
+          "채점과 해설은 끝난 뒤에 나옵니다.")
+    print(NOTE)
+    answers: dict[str, int | None] = {}
+    start = time.monotonic()
+    for k, it in enumerate(test.items, 1):
+        left = minutes * 60 - (time.monotonic() - start)
+        if left <= 0:
+            print("\n시간이 다 되었습니다. 남은 문항은 답하지 않은 것으로 채점합니다.")
+            break
+        q = it.question
+        clock = f"{int(left) // 60}:{int(left) % 60:02d}"
+        print(f"\n[{k}/{len(test.items)}] {it.section} · {it.points}점 · 남은 시간 {clock}")
+        print(q.prompt)
+        for j, option in enumerate(q.options):
+            print(f"  {CIRCLED[j]} {option}")
+        choice = _mock_choice(len(q.options))
+        if choice == "stop":
+            break
+        if time.monotonic() - start > minutes * 60:
+            print("시간이 지나 이 답은 채점하지 않습니다.")
+            break
+        answers[q.id] = choice
+    result = score_mock(test, answers, time.monotonic() - start)
+    from finterm.rag.study import StudyDB
+
+    with StudyDB() as db:
+        record_mock(db, test, answers, session=f"mock-{int(time.time())}")
+    used = int(result.seconds)
+    print(f"\n결과: {result.points}/{result.max_points}점 ({result.percent:g}%), "
+          f"{result.correct}/{result.total}문항 정답, {result.answered}문항 답함, "
+          f"걸린 시간 {used // 60}분 {used % 60}초 / {minutes:g}분")
+    for sec in result.sections:
+        print(f"  {sec['section']}: {sec['correct']}/{sec['items']}문항, {sec['points']}/{sec['max_points']}점")
+    for r in result.review:
+        mine = CIRCLED[r["chosen"]] if r["chosen"] is not None else "무응답"
+        print(f"\n[다시 보기 {r['number']}] {r['prompt']}\n  내 답: {mine} · 정답: "
+              f"{CIRCLED[r['answer']]} {r['options'][r['answer']]}\n  {r['explanation']}\n  출처: {r['source']}")
+    print(f"\n{NOTE}")
+    return 0
+
+
+def cmd_read(args) -> int:
+    from finterm.api import open_retriever
+    from finterm.rag.news import read_news
+
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FintermError(f"cannot read {args.file}: {exc}; give a UTF-8 text file or '-' for stdin") from None
+    retriever = open_retriever(args.index)
+    found = read_news(retriever, text)
+    if args.anki:
+        from finterm.rag.export import export
+
+        n = export([f.entry for f in found], args.anki)
+        print(f"exported {n} cards to {args.anki}", file=sys.stderr)
+    if args.json:
+        _print_json({"terms": [f.to_json() for f in found]})
+        return 0
+    if not found:
+        print("용어집에 있는 용어를 찾지 못했습니다.")
+        return 0
+    marked, last = [], 0
+    for start, end in sorted(s for f in found for s in f.spans):
+        marked.append(text[last:start] + "[" + text[start:end] + "]")
+        last = end
+    print(("".join(marked) + text[last:]).rstrip())
+    print(f"\n찾은 용어 {len(found)}개 (중요한 순):")
+    for f in found:
+        print(f"- {f.entry.term} ×{len(f.spans)}: {f.short_definition} ({f.entry.source})")
     return 0
 
 
@@ -243,14 +439,18 @@ def cmd_progress(args) -> int:
     if not p["attempts"]:
         print("아직 푼 문제가 없습니다. `finterm quiz`로 시작하세요.")
         return 0
-    print(f"전체: {p['attempts']}문제, 정답 {p['correct']} ({p['accuracy']:.0%}); 복습할 용어 {p['due']}개, "
-          f"오답노트 {p['notebook']}개")
-    print("상자별 용어 수: " + ", ".join(f"{b}: {n}" for b, n in p["boxes"].items()))
+    from finterm.rag.schedule import STATE_KO
+
+    print(f"전체: {p['attempts']}문제, 정답 {p['correct']} ({p['accuracy']:.0%}); 오답노트 {p['notebook']}개")
+    print(f"복습: 지금 {p['due']}개, 오늘 안에 {p['due_today']}개 (공부한 용어 {p['terms']}개, "
+          f"예상 기억률 {p['recall']:.0%}, FSRS)")
+    print("단계별 용어 수: " + ", ".join(f"{STATE_KO[k]} {n}" for k, n in p["states"].items()))
     for c in p["categories"]:
         print(f"  {c['category'] or '-'}: {c['attempts']}문제, 정답률 {c['accuracy']:.0%}, "
               f"용어 {c['terms']}개")
     if p["weakest"]:
-        print("약한 용어: " + ", ".join(f"{w['term']} ({w['wrong']}/{w['seen']} 오답)" for w in p["weakest"]))
+        print("약한 용어: " + ", ".join(f"{w['term']} ({w['wrong']}/{w['seen']} 오답, 기억 {w['recall']:.0%})"
+                                       for w in p["weakest"]))
     for item in notebook or []:
         print(f"\n[오답노트] {item['term']} — 고른 답: {item['chosen_text']}\n  {item['explanation']}")
     return 0
@@ -314,19 +514,42 @@ def cmd_check(args) -> int:
 def cmd_ui(args) -> int:
     from finterm.ui.launch import launch
 
-    return launch(host=args.host, port=args.port, index=args.index)
+    return launch(host=args.host, port=args.port, index=args.index, open_browser=args.browser)
+
+
+def cmd_serve(args) -> int:
+    from finterm.serve import cmd_serve as serve  # FastAPI is imported only for `finterm serve`
+
+    return serve(args)
+
+
+def cmd_merge(args) -> int:
+    from finterm.merge import cmd_merge as merge
+
+    return merge(args)
 
 
 def model_options(s, what: str = "who writes the answer") -> None:
-    """The qlora options shared by `ask` and `check`."""
-    s.add_argument("--generator", choices=["extractive", "qlora"], default="extractive", help=what)
+    """The qlora and server options shared by `ask` and `check`."""
+    s.add_argument("--generator", choices=["extractive", "qlora", "server"], default="extractive", help=what)
     s.add_argument("--adapter", default=None, help="LoRA adapter id or folder (qlora)")
-    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
+    s.add_argument("--base-model", default=None,
+                   help="base model id or folder (default: from the adapter); server: its tokenizer counts the prompt")
     s.add_argument("--greedy", action="store_true", help="greedy decoding (reproducible)")
     s.add_argument("--max-new-tokens", type=int, default=None)
     s.add_argument("--temperature", type=float, default=None)
     s.add_argument("--top-p", type=float, default=None)
     s.add_argument("--top-k", type=int, default=None)
+    server_options(s)
+
+
+def server_options(s) -> None:
+    """`--generator server`: an OpenAI-compatible completions server (vLLM, transformers serve)."""
+    g = s.add_argument_group("server generator")
+    g.add_argument("--server-url", default=None, help="e.g. http://127.0.0.1:8000 (default: $FINTERM_SERVER_URL)")
+    g.add_argument("--server-model", default=None, help="served model name (default: the one it serves)")
+    g.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key")
+    g.add_argument("--server-timeout", type=float, default=None, help="seconds to wait for the server (120)")
 
 
 class UsageError(FintermError):
@@ -372,7 +595,16 @@ def make_parser() -> argparse.ArgumentParser:
     common(s)
     model_options(s)
     s.add_argument("--stream", action="store_true", help="print tokens as they are generated")
+    s.add_argument("--history", metavar="FILE.jsonl",
+                   help="earlier turns, one {\"question\": …, \"terms\": […]} per line (terms optional)")
     s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", help="a chat in the terminal: follow-up questions use the earlier turns")
+    common(s)
+    model_options(s)
+    s.add_argument("--turns", type=int, default=6, help="how many earlier turns to keep (default 6)")
+    s.add_argument("--save", metavar="FILE.jsonl", help="append each turn here (a --history file for ask)")
+    s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("entries", help="print the entries of an index as JSONL")
     s.add_argument("--index")
@@ -382,7 +614,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_entries)
 
     s = sub.add_parser("quiz", help="TESAT-style five-choice quiz from the glossary (records progress)")
-    s.add_argument("--n", type=int, default=10, help="number of questions (default 10)")
+    s.add_argument("--n", type=int, default=None, help="number of questions (default 10; 40 with --mock)")
+    s.add_argument("--mock", action="store_true",
+                   help="a timed mock test in TESAT's proportions, scored at the end (practice, not a TESAT score)")
+    s.add_argument("--minutes", type=float, default=None, help="time limit of --mock (default 50)")
     s.add_argument("--category", help="only terms of this category")
     s.add_argument("--seed", type=int, default=None, help="same seed, same questions (default: random)")
     s.add_argument("--difficulty", type=float, default=0.7,
@@ -392,7 +627,16 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--index")
     s.set_defaults(func=cmd_quiz)
 
-    s = sub.add_parser("progress", help="quiz totals per category, Leitner boxes and the weakest terms")
+    s = sub.add_parser("read", help="mark the glossary terms in a news article (text), most central first")
+    s.add_argument("file", help="a UTF-8 text file, or '-' for stdin")
+    s.add_argument("--json", action="store_true",
+                   help='print {"terms": [{"id", "term", "spans", "definition", "source", "score"}]}')
+    s.add_argument("--anki", metavar="OUT.apkg", help="also export the terms found as Anki cards")
+    s.add_argument("--index")
+    s.set_defaults(func=cmd_read)
+
+    s = sub.add_parser("progress",
+                       help="quiz totals per category, reviews due today, estimated recall (FSRS), weakest terms")
     s.add_argument("--weakest", type=int, default=10, help="how many weak terms to list")
     s.add_argument("--notebook", action="store_true", help="also print the error notebook (오답노트)")
     s.add_argument("--json", action="store_true")
@@ -420,8 +664,25 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--index")
+    s.add_argument("--browser", action=argparse.BooleanOptionalAction, default=None,
+                   help="open a browser window (default: only where a desktop session exists)")
     s.set_defaults(func=cmd_ui)
 
+    s = sub.add_parser("serve", help="finterm's HTTP API (FastAPI; loopback only by default; docs at /docs)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--index", help="index folder (default: the bundled glossary's index)")
+    s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    model_options(s, what="the default generator for /v1/ask (extractive is always available)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("merge", help="merge a LoRA adapter into its base: one fp16 model folder for vLLM / "
+                                     "transformers serve")
+    s.add_argument("--adapter", required=True, help="LoRA adapter id or folder")
+    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
+    s.add_argument("--out", required=True, help="new folder for the merged model")
+    s.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    s.set_defaults(func=cmd_merge)
     from finterm.rag.train_cmd import add_train_parser
 
     add_train_parser(sub)  # `finterm train` (rag/train_cmd.py)

@@ -41,7 +41,7 @@ def vector_cache_path() -> Path:
 
 
 def study_db_path() -> Path:
-    """SQLite file holding quiz attempts, Leitner boxes and the error notebook."""
+    """SQLite file holding quiz attempts, FSRS review cards and the error notebook."""
     return home() / "study.sqlite"
 
 

@@ -145,8 +145,10 @@ def export(index_dir: Path, out: Path, glossary_sha: str) -> dict:
     return manifest
 
 
-def main() -> int:
-    """Rebuild the shipped prebuilt files from the bundled glossary, embedding every entry afresh."""
+def main(argv: list[str] | None = None) -> int:
+    """Rebuild the shipped prebuilt files from the bundled glossary, embedding every entry afresh
+    (`--reuse-cache`: take vectors already in FINTERM_HOME's vector cache, made by the same embedder)."""
+    import argparse
     import tempfile
 
     from finterm.api import build
@@ -154,8 +156,11 @@ def main() -> int:
     from finterm.index.embed import DEFAULT_EMBEDDER
     from finterm.index.store import file_sha256
 
+    ap = argparse.ArgumentParser(prog="python -m finterm.index.prebuilt", description=main.__doc__)
+    ap.add_argument("--reuse-cache", action="store_true")
+    args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        build([], Path(tmp) / "index", embedder=DEFAULT_EMBEDDER, use_cache=False, use_prebuilt=False,
+        build([], Path(tmp) / "index", embedder=DEFAULT_EMBEDDER, use_cache=args.reuse_cache, use_prebuilt=False,
               log=lambda m: print(m, file=sys.stderr))
         manifest = export(Path(tmp) / "index", shipped_dir(), file_sha256(bundled_glossary()))
     print(f"wrote {manifest['rows']} rows ({manifest['embedder']}, dim {manifest['dim']}) to {shipped_dir()}")

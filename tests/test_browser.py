@@ -78,6 +78,8 @@ def test_question_in_the_browser_gets_a_cited_answer(server, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="ko-KR")
             dialogs: list[str] = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            requests: list[str] = []  # every request the page makes: nothing may leave the machine
+            page.on("request", lambda r: requests.append(r.url))
             page.goto(server)
             box = page.get_by_placeholder("질문을 입력하세요 (예: 기준금리가 뭐야?)")
             box.fill("기준금리가 뭐야?")
@@ -92,6 +94,10 @@ def test_question_in_the_browser_gets_a_cited_answer(server, tmp_path):
             shot = tmp_path / "screenshot-answer.png"
             page.screenshot(path=str(shot), full_page=True)
             assert not dialogs
+            assert page.get_by_text("Deploy", exact=True).count() == 0  # toolbarMode minimal
+            outside = [u for u in requests if not u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:",
+                                                                "blob:"))]
+            assert outside == [], outside[:5]
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from finterm.ui import sidebar, state, study_pages
+from finterm.ui import mock_page, news_page, sidebar, state, study_pages
 
 HERE = Path(__file__).resolve().parent
 # A local icon: Streamlit fetches ":material/…" and emoji page icons from a font host, which fails offline.
@@ -25,6 +25,8 @@ PAGES = [
     ("glossary_page.py", "용어 사전", ":material/menu_book:", "glossary"),
     (study_pages.quiz_page, "TESAT 퀴즈", ":material/quiz:", "quiz"),
     (study_pages.check_page, "답안 확인", ":material/fact_check:", "check"),
+    (mock_page.mock_page, "모의고사", ":material/timer:", "mock"),
+    (news_page.news_page, "뉴스 읽기", ":material/newspaper:", "news"),
 ]
 
 
