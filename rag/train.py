@@ -239,9 +239,12 @@ def _save(model, folder: Path, record: dict) -> None:
     (folder / "training.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def _ends(losses: list[float]) -> tuple[float, float]:
-    """Mean loss over the first and the last tenth of the steps (1 to 20 steps each): less noisy than one step."""
-    w = min(20, max(1, len(losses) // 10))
+def _ends(losses: list[float], per_pass: int) -> tuple[float, float]:
+    """Mean loss over the first and the last pass through the data when the run holds two passes or more:
+    the same examples at both ends, so the two numbers differ by what was learnt, not by which batches
+    happened to come first and last (single batches differ by several nats on a tiny model). Shorter
+    runs: the first and the last tenth of the steps (1 to 20 steps each), a noisier comparison."""
+    w = per_pass if 1 <= per_pass and 2 * per_pass <= len(losses) else min(20, max(1, len(losses) // 10))
     return sum(losses[:w]) / w, sum(losses[-w:]) / w
 
 
@@ -311,7 +314,8 @@ def train(examples, config: TrainConfig, *, counts: dict | None = None, progress
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    first, last = _ends(losses) if losses else (math.nan, math.nan)
+    per_pass = math.ceil(len(rows) / effective)  # steps that see every example once
+    first, last = _ends(losses, per_pass) if losses else (math.nan, math.nan)
     if device.startswith("cuda"):
         record["peak_gpu_memory_bytes"] = torch.cuda.max_memory_allocated()
     record.update(loss=[round(x, 5) for x in losses], steps_done=len(losses), loss_first=first, loss_last=last,

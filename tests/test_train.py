@@ -113,15 +113,20 @@ def _config(tmp_path, base, **kw) -> TrainConfig:
 @pytest.mark.slow
 def test_a_few_steps_lower_the_loss_and_write_adapter_and_record(toy, tmp_path):
     entries, base = toy
-    examples = toy_examples(entries, 64, refusal_share=0.2, seed=0)
-    result = train(examples, _config(tmp_path, base, lr=3e-3, max_steps=12, save_steps=5), progress=False)
-    assert result.steps == 12 and result.loss_last < result.loss_first and not result.interrupted
+    # 8 examples, 4 a step: every 2 steps is one pass, so loss_first and loss_last are the mean loss of the
+    # first and the last pass over the same 8 examples (single batches of the toy differ by ~3 nats). The lr
+    # is the toy's: at the seed's 3e-4 (made for a 5.8B model) a tiny model barely moves in 12 steps.
+    examples = toy_examples(entries, 8, refusal_share=0.2, seed=0)
+    result = train(examples, _config(tmp_path, base, lr=1e-2, max_steps=12, save_steps=5), progress=False)
+    assert result.steps == 12 and not result.interrupted
+    assert result.loss_last < result.loss_first - 0.5, result  # it learnt, by more than dropout's noise
     out = tmp_path / "adapter"
     cfg = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
     assert (cfg["r"], cfg["lora_alpha"], cfg["lora_dropout"]) == (16, 8, 0.05)
     assert cfg["target_modules"] == ["query_key_value"] and cfg["base_model_name_or_path"] == str(base)
     rec = json.loads((out / "training.json").read_text(encoding="utf-8"))
-    assert rec["format"] == "finterm-training/1" and len(rec["loss"]) == 12 and rec["data"]["encoded"] == 64
+    assert rec["format"] == "finterm-training/1" and len(rec["loss"]) == 12 and rec["data"]["encoded"] == 8
+    assert rec["loss_first"] == pytest.approx(sum(rec["loss"][:2]) / 2, abs=1e-4)
     assert rec["settings"]["optim"] == "paged_adamw_8bit" and rec["versions"]["peft"]
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-10", "checkpoint-5"]
 
@@ -162,8 +167,11 @@ def test_saved_adapter_loads_through_the_user_path_in_4bit(toy, tmp_path, small_
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(run=False, reason="not passing yet: on the loaded 2-core build machine 300 steps took ~10 min and "
-                   "the toy loss only fell 5.1 -> 2.5 (no copying); the toy task or model needs rework")
+@pytest.mark.xfail(run=False, reason="not passing yet, not run: 300 steps took ~10 min on the loaded 2-core "
+                   "machine and the loss only fell 5.1 -> 2.5 with no copying. Likely cause, not yet proven: the "
+                   "toy base barely copies (200 pretraining steps; a rough greedy check copied 2/20 definitions in "
+                   "its own format, 5/30 after 200 steps of a longer pretraining at lr 1e-2), so qkv-only LoRA would "
+                   "have to teach copying itself; the base's pretraining needs rework first")
 def test_learning_copies_the_right_sentence_and_refuses(toy, tmp_path):
     """Unseen test terms (never an oracle in training): copy their definition, refuse when absent."""
     from peft import LoraConfig, get_peft_model
@@ -298,7 +306,8 @@ def test_cli_train_json(toy, tmp_path, small_index, capsys):
     q.write_text('{"q": "중앙은행이 정하는 정책금리", "expect": ["기준금리"]}\n', encoding="utf-8")
     args = ["train", "--index", str(small_index), "--questions", str(q), "--adapter", "none", "--base-model",
             str(base), "--out", str(tmp_path / "ad"), "--max-steps", "2", "--batch-size", "2", "--grad-accum", "1",
-            "--max-length", "256", "--json", "--quiet"]
+            "-k", "2", "--max-length", "640", "--json", "--quiet"]  # the toy's byte-level BPE never saw the
+    # glossary's Korean: its 2-definition prompts are 400-600 tokens
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"steps", "examples", "loss_first", "loss_last", "out"} and out["steps"] == 2

@@ -22,7 +22,7 @@ from finterm.rag.train_data import REFUSAL, Example, named_question
 SYLLABLES = "가나다라마바사아자차카타파하거너더러머버서어저처커터퍼허고노도로모보소오조초"
 WORDS = ["물가", "금리", "환율", "소득", "수요", "공급", "예금", "대출", "채권", "주식", "세금", "정부",
          "기업", "가계", "수출", "수입", "은행", "시장", "자산", "부채", "통화", "지표", "비용", "가격"]
-CONTEXT = 256
+CONTEXT = 1024  # room for the glossary's real prompts (byte-level tokens) in the CLI test
 
 
 def toy_entries(n: int = 48, seed: int = 0) -> list[Entry]:
