@@ -1,5 +1,5 @@
 """The `finterm` command line: index, search, ask, chat, entries, quiz, read, progress, export, check, ui,
-serve, merge (the study commands live in cli_study.py).
+serve, merge, train (the study commands live in cli_study.py, train in rag/train_cmd.py).
 
 Every user mistake ends as one line on stderr: exit 2 for bad input (empty query, unknown
 option), exit 1 for a problem with files or indexes. No tracebacks for those.
@@ -407,11 +407,14 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="new folder for the merged model")
     s.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
     s.set_defaults(func=cmd_merge)
+    from finterm.rag.train_cmd import add_train_parser
+
+    add_train_parser(sub)  # `finterm train` (rag/train_cmd.py)
     return p
 
 
 # Paths may hold any bytes the file system allows; the other arguments are text and must be UTF-8.
-_PATH_ARGS = {"files", "out", "index", "batch", "adapter", "base_model"}
+_PATH_ARGS = {"files", "out", "index", "batch", "adapter", "base_model", "dump"}
 
 
 def _check_text_args(args) -> None:
