@@ -139,7 +139,9 @@ def main() -> None:
         if args.show_misses:
             for q, got in rows["hybrid (weighted)"]["misses"]:
                 print(f"   miss: {q} -> {', '.join(got)}")
-        for held in ("describe_holdout.jsonl", "natural_holdout.jsonl"):
+        for held in ("describe_holdout.jsonl", "natural_holdout.jsonl", "new_holdout.jsonl"):
+            if not (DATA / held).is_file():
+                continue
             held_rows = {c: evaluate(index, read_jsonl(DATA / held), [], cfg) for c, cfg in CONFIGS.items()}
             print_table(f"{name}: {held} (never tuned on)", held_rows)
         if args.with_calibration:

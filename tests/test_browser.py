@@ -103,3 +103,36 @@ def test_question_in_the_browser_gets_a_cited_answer(server, tmp_path):
     assert shot.stat().st_size > 10_000
     SCREENSHOT.parent.mkdir(exist_ok=True)
     shutil.copyfile(shot, SCREENSHOT)
+
+
+def test_check_page_speaks_korean_and_quiz_marks_options_in_the_browser(server):
+    """답안 확인: a misspelt term is a Korean message with the suggestion as a button that grades again;
+    퀴즈: after answering, the right option is marked in the list itself. Nothing leaves 127.0.0.1."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="ko-KR")
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(f"{server}/check")
+            page.get_by_label("용어 또는 문제").fill("인풀레이션")
+            page.get_by_label("내 답").fill("물가가 계속 오르는 것")
+            page.get_by_role("button", name="채점").click()
+            expect(page.get_by_text("용어집에 '인풀레이션'(이)라는 용어가 없습니다.")).to_be_visible(timeout=120_000)
+            page.get_by_role("button", name="인플레이션").click()
+            expect(page.get_by_text("기준 정의 — 인플레이션")).to_be_visible(timeout=60_000)
+
+            page.goto(f"{server}/quiz")
+            page.get_by_role("button", name="새 퀴즈").click()
+            options = page.get_by_role("radiogroup", name="보기")  # not the sidebar's generator choice
+            expect(options).to_be_visible(timeout=120_000)
+            options.get_by_text("①").click()  # Streamlit draws its own radio: click the option text
+            page.get_by_role("button", name="제출").click()
+            expect(options).to_contain_text("— 정답", timeout=60_000)
+            outside = [u for u in requests if not u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:",
+                                                                "blob:"))]
+            assert outside == [], outside[:5]
+        finally:
+            browser.close()
