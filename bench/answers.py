@@ -79,6 +79,7 @@ def report(rows, results, name: str) -> dict[str, float]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", choices=["tuning", "holdout", "all"], default="all")
+    p.add_argument("--intent", action="append", help="only these labelled intents (repeatable)")
     p.add_argument("--show-fails", action="store_true")
     p.add_argument("--no-before", action="store_true", help="skip today's answer")
     p.add_argument("--calibrate", action="store_true")
@@ -92,6 +93,8 @@ def main(argv=None) -> int:
 
     retriever = open_retriever(args.index)
     rows = read_jsonl(SET)
+    if args.intent:
+        rows = [r for r in rows if r["intent"] in args.intent]
     if args.calibrate:
         return calibrate(retriever, [r for r in rows if r["split"] == "tuning"])
     if args.descriptions:

@@ -21,7 +21,7 @@ import re
 
 from finterm.index.normalize import norm_key, to_jamo
 from finterm.rag.answer import Answer, Citation, NextStep, Sentence, not_found
-from finterm.rag.compose import CUES, LEANS_BACK, SentenceScorer, entry_sentences
+from finterm.rag.compose import CUES, LEANS_BACK, SentenceScorer, entry_sentences, with_related
 from finterm.rag.intent import Intent
 from finterm.rag.retrieve import Hit, SearchResult
 
@@ -41,6 +41,8 @@ HIGH, LOW = 0.8, 0.5
 # Two entries are "close" when their scores differ by less than this (in SentenceScorer units).
 CLOSE_MARGIN = 0.25
 _FORMULA = re.compile(r"=|÷")
+# Intents whose candidate sentences include the top hits' related entries (chosen on the tuning half).
+WIDEN = frozenset({"relation"})
 
 
 def has_final(word: str) -> bool:
@@ -114,8 +116,10 @@ class _Builder:
 
     def answer(self, result: SearchResult, intent: str, **extra) -> Answer:
         citations = tuple(Citation(n, h.entry.id, h.entry.term, h.entry.source) for n, h in enumerate(self.cited, 1))
+        shown = {h.entry.id for h in result.hits}  # a cited related entry gets its source card too
+        hits = (*result.hits, *(h for h in self.cited if h.entry.id not in shown))
         return Answer(question=result.query, text="\n\n".join(self.parts), abstained=False, citations=citations,
-                      generator="extractive", hits=result.hits, suggestions=result.suggestions,
+                      generator="extractive", hits=hits, suggestions=result.suggestions,
                       sentences=tuple(self.sentences), corrected_from=result.corrected_from, intent=intent, **extra)
 
 
@@ -157,7 +161,9 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
             b.add(first, _head(first.entry, 3))
             other = second if second is not None and first.match != "exact" and margin < 2 * CLOSE_MARGIN else None
     else:
-        scored = scorer.score(question, intent.name, hits, carried=carried)
+        if intent.name in WIDEN:  # the linking entry is often a related entry of the first hits
+            hits = with_related(retriever, hits)
+        scored = scorer.score(question, intent.name, hits, carried=carried, max_entries=len(hits))
         best = scored[0]
         main = hits[best.rank]
         sents = entry_sentences(main.entry.definition)
