@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DATA, read_jsonl  # noqa: E402
 
 SET = DATA / "answers.jsonl"
+TUNING_SETS = ("calibration.jsonl", "natural_tuning.jsonl", "describe_tuning.jsonl")
+HOLDOUT_SETS = ("natural_holdout.jsonl", "describe_holdout.jsonl")
 # How a cannot-know answer says so; the labels ask for the meaning, not for finterm's exact words.
 CANNOT_SAYS = re.compile(r"알\s*수\s*없|알려\s*드릴\s*수\s*없|할\s*수\s*없|제공하지\s*않|담고\s*있지\s*않|없어")
 
@@ -84,9 +86,11 @@ def main(argv=None) -> int:
     p.add_argument("--no-before", action="store_true", help="skip today's answer")
     p.add_argument("--calibrate", action="store_true",
                    help="fit the 높음/보통/낮음 thresholds on the tuning sets, check them on the hold-out sets")
-    p.add_argument("--every", type=int, default=1, help="with --calibrate: every n-th question only (speed)")
+    p.add_argument("--every", type=int, default=1,
+                   help="with --calibrate or --descriptions: every n-th question only (speed)")
     p.add_argument("--descriptions", action="store_true",
-                   help="leading entry right on the natural/describe hold-out sets: retrieval's first vs the answer's")
+                   help="leading entry right on the natural/describe hold-out sets (--split tuning: the tuning "
+                        "sets): retrieval's first vs the answer's")
     p.add_argument("--index", help="index folder (default: the bundled glossary's default index)")
     args = p.parse_args(argv)
 
@@ -100,7 +104,7 @@ def main(argv=None) -> int:
     if args.calibrate:
         return calibrate(retriever, [r for r in rows if r["split"] == "tuning"], args.every)
     if args.descriptions:
-        return descriptions(retriever)
+        return descriptions(retriever, TUNING_SETS[1:] if args.split == "tuning" else HOLDOUT_SETS, args.every)
     splits = ["tuning", "holdout"] if args.split == "all" else [args.split]
     for split in splits:
         part = [r for r in rows if r["split"] == split]
@@ -124,13 +128,14 @@ def main(argv=None) -> int:
     return 0
 
 
-def descriptions(retriever) -> int:
+def descriptions(retriever, names=HOLDOUT_SETS, every: int = 1) -> int:
     """Does reranking descriptions by their best sentence keep the right entry first? (hold-out sets)"""
     from finterm.api import ask
     from finterm.index.normalize import norm_key
 
-    for name in ("natural_holdout.jsonl", "describe_holdout.jsonl"):
+    for name in names:
         rows = [r for r in read_jsonl(DATA / name) if any(norm_key(t) in retriever.keys for t in r["expect"])]
+        rows = rows[::every]
         first = led = both = 0
         for r in rows:
             want = {norm_key(t) for t in r["expect"]}
@@ -144,10 +149,6 @@ def descriptions(retriever) -> int:
         print(f"{name}: retrieval first {first / n:.3f} · answer leads with it {led / n:.3f} · "
               f"cited at all {both / n:.3f} ({n} questions)")
     return 0
-
-
-TUNING_SETS = ("calibration.jsonl", "natural_tuning.jsonl", "describe_tuning.jsonl")
-HOLDOUT_SETS = ("natural_holdout.jsonl", "describe_holdout.jsonl")
 
 
 def leading_right(retriever, rows, every: int = 1) -> list[tuple[float, bool, str]]:

@@ -5,17 +5,11 @@ bench/data/answers.jsonl with bench/answers.py):
 - lexical: the IDF-weighted share of the question's morphemes (Kiwi) found in the sentence or the
   name of its entry ("성장주 주가" finds 성장주's sentence about 주가);
 - cue: the sentence has the shape the intent asks for (a formula for how, 때문/위해 for why, an
-  institution for who, 예를 들어 for example, a "…면" consequence for effect, 관계 for relation, or
-  for relation a co-movement: "…할수록", or one noun going up while another goes down);
+  institution for who, 예를 들어 for example, a "…면" consequence for effect, 관계 for relation);
 - direction: for effect questions, the sentence moves the question's noun the same way ("환율이
   오르면" is answered by "환율이 올라 …", never by 평가절상's "환율이 떨어져 …");
 - dense: e5 cosine of question and sentence (vectors cached in the home's vector cache);
 - prior: the entry's retrieval score, and a bonus for an entry the conversation is about.
-
-For a relation question the entry the question names only earns its bonus with a sentence that states
-a relation ("한계효용과 소비량의 관계" is answered by 한계효용체감의 법칙's "소비할수록 … 줄어든다",
-not by 한계효용's formula), and `with_related` adds the top entries' related entries as candidates:
-the law or curve that links two named things is often not what retrieval puts first.
 """
 
 from __future__ import annotations
@@ -36,32 +30,24 @@ CUES = {
     "who": re.compile(r"한국은행|국가데이터처|통계청|위원회|공사|거래소|금융결제원|국세청|기획재정부|재정경제부|연준|"
                       r"정부가|회사가|기관이|이코노미스트|발표|작성|운영|발행|관리|보증|조사|설립|주도|사무국|본부|세워"),
     "example": re.compile(r"예를 들어|예컨대|예이다|예다|예로|사례|대표적|들 수 있|예이며"),
-    "relation": re.compile(r"관계|반대로 움직|비례|역의|음\(|양\(|함께 움직|같아진|대응|면적|구분된다|다르다|"
-                           r"따라\s*(움직|오르|올라|내리|내려|변)|같은 방향"),
+    "relation": re.compile(r"관계|반대로 움직|비례|역의|음\(|양\(|함께 움직|같아진|대응|면적|구분된다|다르다"),
 }
-# A relation is also stated as a consequence ("기준금리가 바뀌면 … 예금·대출 금리"): the effect cue counts.
-CUES["relation"] = re.compile(f"{CUES['relation'].pattern}|{CUES['effect'].pattern}")
 # Question words that only name the kind of answer wanted; they are not looked for in definitions.
 _ASKING = frozenset("영향 계산 공식 구하 방법 이유 예시 사례 관계 기관 어디 누구 누가 측정 정하 결정 생기 좋 대안 "
                     "정책 경우 바로".split())
 
 
-def covaries(text: str) -> bool:
-    """The sentence says how one thing moves with another: "…할수록", or two nouns moved opposite ways."""
-    if _MORE_THE.search(text):
-        return True
-    said = _claims(text)
-    return len({n for n, _ in said}) >= 2 and len({d for _, d in said}) == 2
-
-
-_MORE_THE = re.compile(r"\S수록")
 # Related entries added as candidates (with_related): of the first RELATED_FROM hits, at most RELATED_MAX,
 # each with RELATED_PRIOR times its parent's retrieval score as its prior.
 RELATED_FROM, RELATED_MAX, RELATED_PRIOR = 2, 6, 0.5
 
 
 def with_related(retriever, hits: list[Hit]) -> list[Hit]:
-    """`hits`, then the related entries of the first hits that are not among them (match "related")."""
+    """`hits`, then the related entries of the first hits that are not among them (match "related").
+
+    For relation questions the law or curve that links two named things is often not what retrieval
+    puts first ("보완재의 교차탄력성"); its related entries bring it into the candidate sentences.
+    """
     from finterm.index.normalize import norm_key
 
     keys = getattr(retriever, "keys", {})
@@ -87,7 +73,6 @@ class Weights:
     carried: float = 0.4
     named: float = 0.6  # the entry the question names ("기준금리를 올리면…" is about 기준금리, not 금리)
     formula: float = 0.6  # a formula answers "how" better than a sentence that only says "계산한다"
-    covary: float = 0.4  # likewise a co-movement ("…할수록 줄어든다") answers "relation"
     first: float = 0.15  # a small preference for earlier sentences, which carry the core facts
 
 
@@ -172,14 +157,10 @@ class SentenceScorer:
         rows = []
         for rank, h in enumerate(hits[:max_entries]):
             for pos, s in enumerate(entry_sentences(h.entry.definition)):
-                moves = intent == "relation" and covaries(s)
-                cued = cue is not None and (bool(cue.search(s)) or moves)
                 base = (w.lexical * self.lexical(qtoks, s, h.entry.term)
-                        + (w.cue if cued else 0.0)
+                        + (w.cue if cue is not None and cue.search(s) else 0.0)
                         + (w.formula if intent == "how" and _FORMULA.search(s) else 0.0)
-                        + (w.covary if moves else 0.0)
-                        + (w.named if h.entry.id in named and (rank == 0 or h.match != "fused")
-                           and (cued or intent != "relation") else 0.0)
+                        + (w.named if h.entry.id in named and (rank == 0 or h.match != "fused") else 0.0)
                         + w.direction * direction_fit(qclaims, s)
                         + w.prior * max(0.0, h.score)
                         + (w.carried if h.entry.term in carried else 0.0)

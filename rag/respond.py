@@ -21,7 +21,7 @@ import re
 
 from finterm.index.normalize import norm_key, to_jamo
 from finterm.rag.answer import Answer, Citation, NextStep, Sentence, not_found
-from finterm.rag.compose import CUES, LEANS_BACK, SentenceScorer, entry_sentences, with_related
+from finterm.rag.compose import CUES, LEANS_BACK, SentenceScorer, entry_sentences, named_entries, with_related
 from finterm.rag.intent import Intent
 from finterm.rag.retrieve import Hit, SearchResult
 
@@ -140,7 +140,12 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
     p = 1.0
     if intent.name == "cannot":
         b.parts.append(f"{notice} {INSTEAD}")
-        b.add(hits[0], _head(hits[0].entry, 2))
+        # The entry the question names, when retrieval put a longer neighbour first ("코스닥 지수 지금
+        # 몇이야" is about 코스닥, not 코스닥150; "스테이블코인 투자 추천" not about 원화 스테이블코인).
+        named = named_entries(question, hits)
+        lead = next((h for h in hits if h.entry.id in named), hits[0])
+        hits = [lead, *(h for h in hits if h is not lead)]
+        b.add(lead, _head(lead.entry, 2))
         p = confidence(hits, 1.0, result)
     elif intent.name == "difference" and len(hits) > 1:
         for h, o in ((hits[0], hits[1]), (hits[1], hits[0])):
