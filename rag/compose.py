@@ -37,6 +37,32 @@ _ASKING = frozenset("영향 계산 공식 구하 방법 이유 예시 사례 관
                     "정책 경우 바로".split())
 
 
+# Related entries added as candidates (with_related): of the first RELATED_FROM hits, at most RELATED_MAX,
+# each with RELATED_PRIOR times its parent's retrieval score as its prior.
+RELATED_FROM, RELATED_MAX, RELATED_PRIOR = 2, 6, 0.5
+
+
+def with_related(retriever, hits: list[Hit]) -> list[Hit]:
+    """`hits`, then the related entries of the first hits that are not among them (match "related").
+
+    For relation questions the law or curve that links two named things is often not what retrieval
+    puts first ("보완재의 교차탄력성"); its related entries bring it into the candidate sentences.
+    """
+    from finterm.index.normalize import norm_key
+
+    keys = getattr(retriever, "keys", {})
+    seen = {h.entry.id for h in hits}
+    out = list(hits)
+    for h in hits[:RELATED_FROM]:
+        for rel in h.entry.related:
+            for i in keys.get(norm_key(rel), [])[:1]:
+                e = retriever.entries[i]
+                if e.id not in seen and len(out) < len(hits) + RELATED_MAX:
+                    seen.add(e.id)
+                    out.append(Hit(e, RELATED_PRIOR * max(0.0, h.score), "related"))
+    return out
+
+
 @dataclass(frozen=True)
 class Weights:
     lexical: float = 1.0

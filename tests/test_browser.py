@@ -1,4 +1,5 @@
-"""The app in a real browser: `finterm ui` serves it, Chromium (driven by Playwright) asks a question.
+"""The app in a real browser: `finterm ui` serves it, Chromium (driven by Playwright) asks a question,
+then a follow-up that leans on it ("그럼 그게 오르면 …"), and presses a next-step button.
 
 Uses Debian's /usr/bin/chromium (`.ci/run` installs it); never `playwright install`, which downloads.
 Skipped, not failed, only where that browser is missing.
@@ -69,7 +70,7 @@ def server(small_index, tmp_path):
     assert proc.returncode is not None
 
 
-def test_question_in_the_browser_gets_a_cited_answer(server, tmp_path):
+def test_question_and_follow_up_in_the_browser_get_cited_answers(server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -95,6 +96,23 @@ def test_question_in_the_browser_gets_a_cited_answer(server, tmp_path):
             page.screenshot(path=str(shot), full_page=True)
             assert not dialogs
             assert page.get_by_text("Deploy", exact=True).count() == 0  # toolbarMode minimal
+
+            # A follow-up in the same chat leans on the first question, says so, and offers next steps.
+            box.fill("그럼 그게 오르면 대출 이자는 어떻게 돼?")
+            box.press("Enter")
+            follow = page.get_by_test_id("stChatMessage").nth(3)
+            expect(follow).to_contain_text("이전 질문의 '기준금리'에 대해 답합니다", timeout=120_000)
+            expect(follow).to_contain_text("기준금리:")
+            expect(follow).to_contain_text("대출")
+            expect(follow.locator("[class*='st-key-source-card-']").first).to_contain_text("[1] 기준금리")
+            step = follow.locator("[class*='st-key-next-'] button").first
+            expect(step).to_be_visible()
+            label = step.inner_text()
+            step.click()  # the button asks its question: a third answer comes back
+            expect(page.get_by_test_id("stChatMessage").nth(5)).to_contain_text("[1]", timeout=120_000)
+            assert label.strip()
+            page.screenshot(path=str(tmp_path / "screenshot-follow-up.png"), full_page=True)
+            assert not dialogs
             outside = [u for u in requests if not u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:",
                                                                 "blob:"))]
             assert outside == [], outside[:5]
