@@ -23,6 +23,7 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -74,10 +75,17 @@ def tokens_reusing(texts: list[str], prebuilt: Prebuilt | None) -> list[list[str
 
 
 def load(folder: Path | None = None) -> Prebuilt | None:
-    """The shipped prebuilt data, or None (with a one-line note) when it is missing or unreadable."""
+    """The shipped prebuilt data, or None (with a one-line note) when it is missing or unreadable.
+
+    Read once per process and folder: the first run's staleness check and its build share it."""
+    return _load(str(Path(folder) if folder else shipped_dir()))
+
+
+@lru_cache(maxsize=4)
+def _load(folder_name: str) -> Prebuilt | None:
     from finterm.index.store import TOKENS
 
-    folder = Path(folder) if folder else shipped_dir()
+    folder = Path(folder_name)
     if not (folder / "manifest.json").is_file():
         return None
     try:
