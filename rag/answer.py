@@ -37,6 +37,17 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class NextStep:
+    """A follow-up the glossary can answer: a button label and the question it asks."""
+
+    label: str
+    question: str
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "question": self.question}
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
@@ -48,7 +59,16 @@ class Answer:
     sentences: tuple[Sentence, ...] = ()
     model: dict | None = field(default=None, compare=False)
     streamed: bool = field(default=False, compare=False)  # the text was already shown as it was generated
+    partial: bool = False  # the generation stopped midway (a server stream cut): the text is incomplete
     corrected_from: str | None = None  # the question as typed, when a misspelt name in it was corrected
+    intent: str = ""  # what the question asks for (finterm.rag.intent), "" when not read
+    # Calibrated chance that the leading entry is the one asked about, and the same in words (높음/보통/낮음).
+    confidence: float | None = None
+    confidence_label: str = ""
+    note: str | None = None  # what was assumed from earlier turns ("이전 질문의 '기준금리'에 대해 답합니다")
+    notice: str | None = None  # why part of the question cannot be answered from a glossary (시세, 전망, 추천)
+    next_steps: tuple[NextStep, ...] = ()
+    asked: str | None = None  # the question as typed, when retrieval saw a resolved follow-up instead
 
     def to_json(self) -> dict:
         d = {"question": self.question, "answer": self.text, "abstained": self.abstained,
@@ -57,8 +77,19 @@ class Answer:
              "sentences": [s.to_json() for s in self.sentences]}
         if self.model is not None:
             d["model"] = self.model
+        if self.partial:
+            d["partial"] = True
         if self.corrected_from is not None:
             d["corrected_from"] = self.corrected_from
+        if self.intent:
+            d["intent"] = self.intent
+        if self.confidence is not None:
+            d["confidence"] = {"label": self.confidence_label, "value": round(self.confidence, 3)}
+        for key in ("note", "notice", "asked"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        d["next_steps"] = [n.to_json() for n in self.next_steps]
+        d["terms"] = [c.term for c in self.citations]
         return d
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from finterm.index.normalize import norm_key
 from finterm.index.store import search_vectors
+from finterm.index.views import best_per_entry
 from finterm.rag.query import contained_keys, is_description, question_core, word_starts
 
 POOL = 50  # candidates taken from each ranked list
@@ -34,8 +35,9 @@ class Candidates:
     fixes: list[tuple[str, str]] = field(default_factory=list)  # (misspelt word, the name it clearly means)
     explained: float = 0.0
     bm25: np.ndarray | None = None
-    dense: dict[int, float] = field(default_factory=dict)  # dense top POOL: row -> cosine
+    dense: dict[int, float] = field(default_factory=dict)  # dense top POOL: row -> dense score
     qv: np.ndarray | None = None  # the query vector (cosines of candidates outside the dense top)
+    view_best: np.ndarray | None = None  # per entry: best question-view cosine minus the offset (-inf: none)
     ids: list[int] = field(default_factory=list)  # the candidate rows, in a fixed order
 
     def name_signal(self, i: int, mention_penalty: float = 0.6) -> float:
@@ -86,6 +88,18 @@ def name_evidence(r, c: Candidates) -> None:
                 c.fixes.append((stem, r.entries[ids[0]].term))
 
 
+def passage_cosine(r, c: Candidates, i: int) -> float:
+    return float(r.data.vectors.reconstruct(int(i)) @ c.qv)
+
+
+def dense_score(r, c: Candidates, i: int) -> float:
+    """The dense score of row `i` (in the dense top list or not): passage cosine or best view."""
+    if i in c.dense:
+        return c.dense[i]
+    s = passage_cosine(r, c, i)
+    return max(s, float(c.view_best[i])) if c.view_best is not None else s
+
+
 def gather(r, text: str, modes: tuple[str, ...]) -> Candidates:
     """Candidates for the cleaned question `text` from the signals named in `modes`."""
     from finterm.index.morph import tokens
@@ -103,6 +117,16 @@ def gather(r, text: str, modes: tuple[str, ...]) -> Candidates:
         c.qv = qv = r.embedder.embed_queries([text])[0]
         scores, ids = search_vectors(r.data.vectors, qv, POOL)
         c.dense = {int(i): float(s) for s, i in zip(scores, ids, strict=True) if i >= 0}
+        if r.data.views is not None and len(r.data.views):
+            # An entry's dense score is the better of its passage cosine and its best written
+            # question's cosine minus the offset (index/views.py).
+            best = best_per_entry(r.data.views @ qv, r.data.view_rows, len(r.entries)) - r.ranker.view_offset
+            c.view_best = best
+            top = np.argsort(-best)[:POOL]
+            for i in (int(i) for i in top if np.isfinite(best[i])):
+                c.dense.setdefault(i, passage_cosine(r, c, i))
+            c.dense = {i: max(s, float(best[i])) for i, s in c.dense.items()}
+            c.dense = dict(sorted(c.dense.items(), key=lambda kv: -kv[1])[:POOL])
     bm25_top = [int(i) for i in np.argsort(-c.bm25)[:POOL] if c.bm25[i] > 0]
     c.ids = list(dict.fromkeys([*c.cover, *c.typo, *bm25_top, *c.dense]))
     return c

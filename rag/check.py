@@ -28,8 +28,35 @@ from finterm.rag.quiz import head, mask_names, name_pattern
 _CONCEPT_TAGS = {"NNG": "", "NNP": "", "SL": "", "SH": "", "XR": "", "VV": "다", "VA": "다"}
 _GENERIC_DF = 0.25  # a morpheme in more than this share of entries is not a key concept
 # Words every definition uses ("…하는 현상이다", "…인 상태"): never key concepts.
-_GENRE = frozenset("현상 상태 정도 방식 개념 말 뜻 경우 가리키 이르 나타내 뜻하 의미 일컫".split())
+_GENRE = frozenset("현상 상태 정도 방식 개념 말 뜻 경우 가리키 이르 나타내 뜻하 의미 일컫 "
+                    "단위 일정 하나 가지 여러 부분 일부 전체 대상 관련 수준 크기".split())
 RIVALS = 6
+
+
+class UnknownTerm(FintermError):
+    """No entry has the name the user gave; carries the near names so a screen can offer them."""
+
+    def __init__(self, term: str, suggestions: tuple[str, ...]) -> None:
+        self.term, self.suggestions = term, suggestions
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else "; check the spelling"
+        super().__init__(f"no glossary entry is named {term!r}{hint}")
+
+    def korean(self) -> str:
+        head = f"용어집에 '{self.term}'(이)라는 용어가 없습니다."
+        return head + (" 혹시 아래 용어인가요?" if self.suggestions else " 철자를 확인하거나 '문제'로 바꿔 찾아보세요.")
+
+
+class NoReference(FintermError):
+    """Retrieval found no entry for the question; carries the closest names."""
+
+    def __init__(self, question: str, suggestions: tuple[str, ...]) -> None:
+        self.question, self.suggestions = question, suggestions
+        hint = f" (closest: {', '.join(suggestions)})" if suggestions else ""
+        super().__init__(f"no glossary entry answers {question!r}{hint}; name the term with --term")
+
+    def korean(self) -> str:
+        return "이 문제에 맞는 용어를 용어집에서 찾지 못했습니다." + (
+            " 가까운 용어를 고르거나 '용어'로 바꿔 적어 주세요." if self.suggestions else " 용어 이름으로 적어 주세요.")
 VERDICTS = ("correct", "partial", "incorrect")
 VERDICT_KO = {"correct": "정답", "partial": "부분 정답", "incorrect": "오답"}
 @dataclass(frozen=True)
@@ -144,15 +171,13 @@ class Checker:
             if key in self.r.keys:
                 return self.r.entries[self.r.keys[key][0]]
         near = [self.r.entries[self.r.keys[k][0]].term for k, _ in self.r.typos.near(term)]
-        hint = f"; did you mean {', '.join(dict.fromkeys(near))}?" if near else "; check the spelling"
-        raise FintermError(f"no glossary entry is named {term!r}{hint}")
+        raise UnknownTerm(term, tuple(dict.fromkeys(near)))
 
     def reference_for(self, question: str) -> Entry:
         """The best entry for `question` by retrieval, or an error when the glossary has none."""
         result = self.r.search(question, k=1)
         if result.abstained:
-            hint = f" (closest: {', '.join(result.suggestions)})" if result.suggestions else ""
-            raise FintermError(f"no glossary entry answers {question!r}{hint}; name the term with --term")
+            raise NoReference(question, tuple(result.suggestions))
         return result.hits[0].entry
 
     # -- measures -------------------------------------------------------------------------------

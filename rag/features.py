@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from finterm.index.normalize import norm_key
-from finterm.rag.candidates import Candidates
+from finterm.rag.candidates import Candidates, dense_score
 from finterm.rag.direction import direction
 from finterm.rag.query import description_head, genus_endings
 
@@ -22,8 +22,8 @@ FEATURES = (
     "typo",  # similarity of a near spelling of the question to this entry's name
     "bm25",  # BM25 / the query's best BM25
     "bm25_rr",  # 1 / (1 + rank in the BM25 list)
-    "dense_mm",  # cosine min-max scaled over the dense top list
-    "cosine",  # raw cosine
+    "dense_mm",  # dense score min-max scaled over the dense top list
+    "cosine",  # dense score: passage cosine, or a written question's cosine minus the offset (views)
     "cos_gap",  # best cosine - this cosine
     "dense_rr",  # 1 / (1 + rank in the dense list)
     "head",  # IDF share of the question's morphemes in the entry's defining sentence
@@ -52,8 +52,7 @@ def features(r, c: Candidates) -> np.ndarray:
         d_sorted = sorted(c.dense.values(), reverse=True)
         top, lo = d_sorted[0], d_sorted[-1]
         drank = {i: k for k, i in enumerate(sorted(c.dense, key=lambda i: -c.dense[i]))}
-        cos = np.array([c.dense[i] if i in c.dense else float(r.data.vectors.reconstruct(int(i)) @ c.qv)
-                        for i in c.ids], dtype=np.float32)
+        cos = np.array([dense_score(r, c, i) for i in c.ids], dtype=np.float32)
         x[:, col["cosine"]] = cos
         x[:, col["cos_gap"]] = top - cos
         if top > lo:

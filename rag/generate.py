@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from finterm import FintermError
-from finterm.rag.model_errors import check_dependencies, friendly_errors, looks_like_path
+from finterm.rag.model_errors import check_available, check_dependencies, friendly_errors, looks_like_path
 
 DEFAULT_ADAPTER = "SGEcon/polyglot-ko-5.8b_fin_v4"
 QUANTIZATION = "nf4"
@@ -157,8 +157,9 @@ def load_model(adapter: str, base_model: str | None = None, device: str = "auto"
     """The 4-bit base with the adapter attached, loaded on first use and shared after that."""
     import time
 
-    check_dependencies()
     _check_adapter_path(adapter)
+    check_available(adapter, base_model)  # not cached and no way to fetch it: fail now, not after hub retries
+    check_dependencies()
     base = resolve_base(adapter, base_model)
     where = _device(device)
     key = (_key(base), _key(adapter), where)
@@ -305,7 +306,12 @@ class QLoRAGenerator:
 
 
 def generator_from_args(args) -> QLoRAGenerator:
-    """The generator for `finterm ask --generator qlora …` (fields left out keep the seed's defaults)."""
+    """The generator for `finterm ask --generator qlora …` (fields left out keep the seed's defaults);
+    `--generator server` is made by `finterm.rag.server_gen`."""
+    if getattr(args, "generator", "qlora") == "server":
+        from finterm.rag.server_gen import server_generator_from_args
+
+        return server_generator_from_args(args)
     if args.greedy and any(getattr(args, a, None) is not None for a in ("temperature", "top_p", "top_k")):
         raise FintermError("--greedy does not sample, so --temperature/--top-p/--top-k do nothing; drop one")
     config = GeneratorConfig().override(

@@ -23,6 +23,7 @@ from finterm.rag.grounding import annotate, check_sentences
 from finterm.rag.prompt import ANSWER_MARK, answer_part, build_prompt
 from finterm.rag.retrieve import SearchResult
 
+PARTIAL_MARK = "⚠ [미완성: 생성이 중간에 끊겼습니다 (partial)]"
 NO_ANSWER = "모델이 답변 문장을 만들지 못했습니다. 아래 정의를 직접 확인하세요 (the model gave no answer)."
 MIN_PROMPT_TOKENS = 32
 
@@ -74,15 +75,21 @@ class GroundedStream:
         self.generator = generator
         self.prompt, self.entries = fit_prompt(result.query, [h.entry for h in result.hits], generator)
         self._raw: str | None = None
+        self.stopped: str | None = None  # why the generation stopped midway (a server stream cut)
 
     def __iter__(self) -> Iterator[str]:
+        from finterm.rag.server_gen import PartialGeneration
+
         shown = _Display()
         pieces: list[str] = []
-        for piece in self.generator.stream(self.prompt):
-            pieces.append(piece)
-            out = shown.feed(piece)
-            if out:
-                yield out
+        try:
+            for piece in self.generator.stream(self.prompt):
+                pieces.append(piece)
+                out = shown.feed(piece)
+                if out:
+                    yield out
+        except PartialGeneration as exc:  # keep what came, marked: never shown as a complete answer
+            self.stopped = str(exc)
         self._raw = "".join(pieces)
         tail = shown.feed("", final=True)
         if tail:
@@ -92,7 +99,8 @@ class GroundedStream:
         """The checked answer; call after iterating to the end."""
         if self._raw is None:
             raise FintermError("the stream was not read to the end; iterate over it before answer()")
-        return finish(self.result, self.generator, self.prompt, self.entries, self._raw, streamed=True)
+        return finish(self.result, self.generator, self.prompt, self.entries, self._raw, streamed=True,
+                      stopped=self.stopped)
 
 
 def checked_text(raw: str, entries: list[Entry]) -> tuple[str, tuple[Sentence, ...]]:
@@ -105,14 +113,19 @@ def checked_text(raw: str, entries: list[Entry]) -> tuple[str, tuple[Sentence, .
 
 
 def finish(result: SearchResult, generator, prompt: str, entries: list[Entry], raw: str, *,
-           streamed: bool = False) -> Answer:
-    """Post-process the model's continuation `raw` (the seed's way), check each sentence, cite."""
+           streamed: bool = False, stopped: str | None = None) -> Answer:
+    """Post-process the model's continuation `raw` (the seed's way), check each sentence, cite.
+
+    `stopped` (why the generation was cut midway) marks the answer partial, in its text and JSON."""
     text, sentences = checked_text(raw, entries)
+    model = generator.model_info()
+    if stopped:
+        text, model = f"{PARTIAL_MARK} {text}", {**model, "stopped": stopped}
     cited = sorted({n for s in sentences for n in s.citations})
     citations = tuple(Citation(n, e.id, e.term, e.source) for n in cited for e in [entries[n - 1]])
     return Answer(question=result.query, text=text, abstained=False, citations=citations,
                   generator=generator.name, hits=result.hits, suggestions=result.suggestions,
-                  sentences=sentences, model=generator.model_info(), streamed=streamed,
+                  sentences=sentences, model=model, streamed=streamed, partial=bool(stopped),
                   corrected_from=result.corrected_from)
 
 

@@ -18,6 +18,9 @@ import numpy as np
 from finterm.rag.features import FEATURES
 
 FORMAT = "finterm-ranker/1"
+# Default offset between a question view's cosine (query to query) and a passage cosine: the median gap
+# on the tuning sets for the original model (bench/fit_ranker.py fits it for the shipped ranker).
+VIEW_OFFSET = 0.04
 # The fusion weights chosen by hand on bench/data/calibration.jsonl before the learned ranker.
 RULES = {"name_rule": 0.7, "bm25": 0.6, "dense_mm": 1.0, "head": 0.6, "genus": 0.3, "polarity": -0.3}
 
@@ -33,6 +36,7 @@ class LinearRanker:
     scale: np.ndarray
     abstain: dict  # the abstention model fitted on this ranker's output (see abstain.py)
     embedder: str | None = None  # the embedder it was fitted with
+    view_offset: float = VIEW_OFFSET  # question-view cosine minus this competes with the passage cosine
 
     def __post_init__(self) -> None:
         unknown = set(self.features) - set(FEATURES)
@@ -53,7 +57,8 @@ class LinearRanker:
     def to_json(self, **extra) -> str:
         d = {"format": FORMAT, "name": self.name, "embedder": self.embedder, "features": list(self.features),
              "weights": [round(float(v), 6) for v in self.weights], "mean": [round(float(v), 6) for v in self.mean],
-             "scale": [round(float(v), 6) for v in self.scale], "abstain": self.abstain, **extra}
+             "scale": [round(float(v), 6) for v in self.scale], "abstain": self.abstain,
+             "view_offset": round(float(self.view_offset), 5), **extra}
         return json.dumps(d, ensure_ascii=False, indent=1)
 
 
@@ -71,7 +76,7 @@ def read_ranker(path: str | Path) -> LinearRanker:
     if d.get("format") != FORMAT:
         raise ValueError(f"{path} has format {d.get('format')!r}, expected {FORMAT!r}; refit with bench/fit_ranker.py")
     return LinearRanker(d["name"], tuple(d["features"]), np.array(d["weights"]), np.array(d["mean"]),
-                        np.array(d["scale"]), d["abstain"], d.get("embedder"))
+                        np.array(d["scale"]), d["abstain"], d.get("embedder"), float(d.get("view_offset", VIEW_OFFSET)))
 
 
 def bundled_path() -> Path:

@@ -1,13 +1,15 @@
-"""Study progress in SQLite: every attempt, a Leitner box per term, and the error notebook (오답노트).
+"""Study progress in SQLite: every attempt, an FSRS card per term, and the error notebook (오답노트).
 
-One file under FINTERM_HOME (`finterm.home.study_db_path()`), format `finterm-study/1`. Every
+One file under FINTERM_HOME (`finterm.home.study_db_path()`), format `finterm-study/2`. Every
 answer is one transaction (`BEGIN IMMEDIATE` … `COMMIT`) in WAL mode, so a process killed
 mid-quiz loses at most the answer it was writing, and several processes (CLI runs, app
 sessions) can write at once: a writer waits up to `BUSY_TIMEOUT_MS` for the lock.
 
-Leitner schedule: a right answer moves the term up one box (1..5) and makes it due again after
-`INTERVAL_DAYS[box]`; a wrong answer sends it back to box 1, due at once, and writes it into
-the error notebook. Review mode asks for due terms first, then weak ones.
+Schedule: each answer is an FSRS review (the `fsrs` package, Anki's default scheduler since 23.10)
+rated Again when wrong, Good when right, or Hard/Easy when the student says so. FSRS gives the
+next due date and the estimated recall (retrievability) at any moment. A wrong answer also goes
+into the error notebook. Review mode asks for due terms first (least likely recalled first), then
+weak ones. A format-1 file (Leitner boxes) is migrated in place when opened (`study_migrate`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finterm import FintermError
+from finterm.rag.schedule import RATINGS, STATES, Card, card_after, end_of_day, put_card, rating_for, review
 
-FORMAT = "finterm-study/1"
-BOXES = (1, 2, 3, 4, 5)
-INTERVAL_DAYS = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
+FORMAT = "finterm-study/2"
+FORMAT_1 = "finterm-study/1"
 DAY = 86400.0
 BUSY_TIMEOUT_MS = 15000
 
@@ -33,12 +35,12 @@ CREATE TABLE IF NOT EXISTS attempts (
     at REAL NOT NULL, session TEXT NOT NULL DEFAULT '',
     term_id TEXT NOT NULL, term TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',
     kind TEXT NOT NULL DEFAULT '', question_id TEXT NOT NULL DEFAULT '',
-    chosen INTEGER, answer INTEGER, correct INTEGER NOT NULL);
+    chosen INTEGER, answer INTEGER, correct INTEGER NOT NULL, rating INTEGER);
 CREATE INDEX IF NOT EXISTS attempts_term ON attempts (term_id);
-CREATE TABLE IF NOT EXISTS boxes (
+CREATE TABLE IF NOT EXISTS cards (
     term_id TEXT PRIMARY KEY, term TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',
-    box INTEGER NOT NULL, due REAL NOT NULL, seen INTEGER NOT NULL, correct INTEGER NOT NULL,
-    wrong INTEGER NOT NULL, last_at REAL NOT NULL);
+    card TEXT NOT NULL, state INTEGER NOT NULL, due REAL NOT NULL, stability REAL, difficulty REAL,
+    last_at REAL NOT NULL, seen INTEGER NOT NULL, correct INTEGER NOT NULL, wrong INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS notebook (
     term_id TEXT PRIMARY KEY, term TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',
     prompt TEXT NOT NULL, chosen_text TEXT NOT NULL, answer_text TEXT NOT NULL,
@@ -74,28 +76,6 @@ class Attempt:
                    answer_text=q.options[q.answer], explanation=q.explanation, source=q.source)
 
 
-@dataclass(frozen=True)
-class Box:
-    term_id: str
-    term: str
-    category: str
-    box: int
-    due: float
-    seen: int
-    correct: int
-    wrong: int
-
-
-def next_box(box: int, correct: bool) -> int:
-    """Leitner: up one box when right (at most 5), back to box 1 when wrong."""
-    return min(box + 1, BOXES[-1]) if correct else BOXES[0]
-
-
-def due_after(box: int, correct: bool, now: float) -> float:
-    """When a term in `box` (after the move) is asked again: at once after a miss, else by its interval."""
-    return now if not correct else now + INTERVAL_DAYS[box] * DAY
-
-
 class StudyDB:
     """The study database. Use as a context manager or call `close()`."""
 
@@ -107,6 +87,7 @@ class StudyDB:
         try:
             self.db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._check_intact()
             self._set_wal()
             self.db.execute("PRAGMA synchronous=FULL")
             with self.transaction():
@@ -116,12 +97,35 @@ class StudyDB:
                 row = self.db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
                 if row is None:
                     self.db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+                elif row[0] == FORMAT_1:
+                    from finterm.rag.study_migrate import migrate_1_to_2
+
+                    migrate_1_to_2(self.db)
                 elif row[0] != FORMAT:
                     raise FintermError(f"study database {self.path} has format {row[0]!r}, this finterm "
                                        f"reads {FORMAT!r}; move the file away to start a new one")
         except sqlite3.DatabaseError as exc:
             raise FintermError(f"study database {self.path} cannot be opened ({exc}); move the file away "
                                "to start a new one") from None
+
+    def _check_intact(self) -> None:
+        """Refuse a damaged file before anything is written to it: the answers in it stay recoverable."""
+        try:
+            problems = [r[0] for r in self.db.execute("PRAGMA quick_check(3)")]
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise FintermError(f"study database {self.path} is locked by another program; close it and "
+                                   f"retry") from None
+            problems = [str(exc)]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            self.db.close()
+            why = " ".join(problems[0].split())[:80]
+            raise FintermError(
+                f"study database {self.path} is damaged ({why}); nothing was changed. Recover what "
+                f"is readable with `sqlite3 {self.path} .recover | sqlite3 recovered.sqlite` and put that in "
+                f"its place, or move the file away to start a new one")
 
     def _set_wal(self) -> None:
         for _ in range(100):  # switching to WAL needs a moment alone with the file
@@ -148,28 +152,28 @@ class StudyDB:
         self.close()
 
     # -- writing --------------------------------------------------------------------------------
-    def record(self, attempt: Attempt, *, now: float | None = None, session: str = "") -> Box:
-        """Store one attempt, move its term's Leitner box and update the error notebook, atomically."""
+    def record(self, attempt: Attempt, *, now: float | None = None, session: str = "",
+               rating: str | None = None) -> Card:
+        """Store one attempt, review its term's FSRS card and update the error notebook, atomically.
+
+        `rating` (hard | good | easy) is the student's own word on a right answer; a wrong one is Again.
+        """
         now = time.time() if now is None else now
         a = attempt
+        rating = rating_for(a.correct, rating)
         with self.transaction():
             self.db.execute(
                 "INSERT INTO attempts (at, session, term_id, term, category, kind, question_id, chosen, "
-                "answer, correct) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "answer, correct, rating) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (now, session, a.term_id, a.term, a.category, a.kind, a.question_id, a.chosen, a.answer,
-                 int(a.correct)))
-            row = self.db.execute("SELECT box, seen, correct, wrong FROM boxes WHERE term_id=?",
+                 int(a.correct), RATINGS[rating]))
+            row = self.db.execute("SELECT card, seen, correct, wrong FROM cards WHERE term_id=?",
                                   (a.term_id,)).fetchone()
-            old, seen, right, wrong = row if row else (BOXES[0], 0, 0, 0)  # a new term starts in box 1
-            box = next_box(old, a.correct)
-            due = due_after(box, a.correct, now)
-            self.db.execute(
-                "INSERT INTO boxes VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(term_id) DO UPDATE SET "
-                "term=excluded.term, category=excluded.category, box=excluded.box, due=excluded.due, "
-                "seen=excluded.seen, correct=excluded.correct, wrong=excluded.wrong, "
-                "last_at=excluded.last_at",
-                (a.term_id, a.term, a.category, box, due, seen + 1, right + int(a.correct),
-                 wrong + int(not a.correct), now))
+            old, seen, right, wrong = row if row else (None, 0, 0, 0)
+            card, card_json = review(old, rating, now)
+            result = card_after(a.term_id, a.term, a.category, card, now, seen + 1, right + int(a.correct),
+                                wrong + int(not a.correct))
+            put_card(self.db, result, card_json)
             if not a.correct:
                 self.db.execute(
                     "INSERT INTO notebook VALUES (?,?,?,?,?,?,?,?,1,?,0) ON CONFLICT(term_id) DO UPDATE SET "
@@ -181,33 +185,37 @@ class StudyDB:
                      a.source, now))
             else:
                 self.db.execute("UPDATE notebook SET resolved=1 WHERE term_id=?", (a.term_id,))
-        return Box(a.term_id, a.term, a.category, box, due, seen + 1, right + int(a.correct),
-                   wrong + int(not a.correct))
+        return result
 
     # -- reading --------------------------------------------------------------------------------
-    def box(self, term_id: str) -> Box | None:
-        row = self.db.execute("SELECT term_id, term, category, box, due, seen, correct, wrong FROM boxes "
-                              "WHERE term_id=?", (term_id,)).fetchone()
-        return Box(*row) if row else None
+    _CARD_COLS = "term_id, term, category, state, due, stability, difficulty, last_at, seen, correct, wrong"
+
+    def _cards(self, where: str = "", args: tuple = ()) -> list[Card]:
+        rows = self.db.execute(f"SELECT {self._CARD_COLS} FROM cards {where}", args).fetchall()
+        return [Card(r[0], r[1], r[2], STATES[r[3]], *r[4:]) for r in rows]
+
+    def card(self, term_id: str) -> Card | None:
+        cards = self._cards("WHERE term_id=?", (term_id,))
+        return cards[0] if cards else None
 
     def attempts_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
 
     def review_queue(self, term_ids: Iterable[str] | None = None, *, now: float | None = None,
                      limit: int | None = None) -> list[str]:
-        """Term ids to ask next: due terms (lowest box, longest overdue first), then weak ones.
+        """Term ids to ask next: due terms (lowest estimated recall first), then weak ones.
 
         Weak = not due yet but answered wrong at least once, most misses per try first. Terms never
         seen are not included (the quiz fills up with them). `term_ids` limits the queue to one
         index's entries (or one category's).
         """
         now = time.time() if now is None else now
-        rows = self.db.execute("SELECT term_id, box, due, seen, wrong FROM boxes").fetchall()
         allowed = set(term_ids) if term_ids is not None else None
-        rows = [r for r in rows if allowed is None or r[0] in allowed]
-        due = sorted((r for r in rows if r[2] <= now), key=lambda r: (r[1], r[2], r[0]))
-        weak = sorted((r for r in rows if r[2] > now and r[4] > 0), key=lambda r: (-r[4] / r[3], r[1], r[0]))
-        out = [r[0] for r in due] + [r[0] for r in weak]
+        cards = [c for c in self._cards() if allowed is None or c.term_id in allowed]
+        due = sorted((c for c in cards if c.due <= now), key=lambda c: (c.recall(now), c.due, c.term_id))
+        weak = sorted((c for c in cards if c.due > now and c.wrong > 0),
+                      key=lambda c: (-c.wrong / c.seen, c.recall(now), c.term_id))
+        out = [c.term_id for c in due] + [c.term_id for c in weak]
         return out[:limit] if limit else out
 
     def notebook(self, *, include_resolved: bool = False) -> list[dict]:
@@ -222,7 +230,7 @@ class StudyDB:
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def progress(self, *, now: float | None = None, weakest: int = 10) -> dict:
-        """Totals overall and per category, Leitner box counts, and the weakest terms."""
+        """Totals overall and per category, what is due now and today, the estimated recall, the weakest terms."""
         now = time.time() if now is None else now
         total, right = self.db.execute("SELECT COUNT(*), COALESCE(SUM(correct), 0) FROM attempts").fetchone()
         cats = []
@@ -231,17 +239,18 @@ class StudyDB:
                 "GROUP BY category ORDER BY category"):
             cats.append({"category": cat, "attempts": n, "correct": ok, "accuracy": round(ok / n, 3),
                          "terms": terms})
-        boxes = dict.fromkeys(BOXES, 0)
-        for box, n in self.db.execute("SELECT box, COUNT(*) FROM boxes GROUP BY box"):
-            boxes[box] = n
-        due = self.db.execute("SELECT COUNT(*) FROM boxes WHERE due <= ?", (now,)).fetchone()[0]
-        weak = [{"term_id": t, "term": term, "category": c, "box": b, "seen": s, "wrong": w}
-                for t, term, c, b, s, w in self.db.execute(
-                    "SELECT term_id, term, category, box, seen, wrong FROM boxes WHERE wrong > 0 "
-                    "ORDER BY CAST(wrong AS REAL) / seen DESC, wrong DESC, box, term_id LIMIT ?", (weakest,))]
+        cards = self._cards()
+        recall = {c.term_id: c.recall(now) for c in cards}
+        states = {name: sum(c.state == name for c in cards) for name in STATES.values()}
+        weak = [{"term_id": c.term_id, "term": c.term, "category": c.category, "seen": c.seen, "wrong": c.wrong,
+                 "recall": round(recall[c.term_id], 3), "due": c.due}
+                for c in sorted((c for c in cards if c.wrong > 0),
+                                key=lambda c: (-c.wrong / c.seen, -c.wrong, recall[c.term_id], c.term_id))][:weakest]
         notebook = self.db.execute("SELECT COUNT(*) FROM notebook WHERE resolved=0").fetchone()[0]
         return {"attempts": total, "correct": right, "accuracy": round(right / total, 3) if total else 0.0,
-                "categories": cats, "boxes": {str(k): v for k, v in boxes.items()}, "due": due,
+                "categories": cats, "terms": len(cards), "states": states,
+                "due": sum(c.due <= now for c in cards), "due_today": sum(c.due < end_of_day(now) for c in cards),
+                "recall": round(sum(recall.values()) / len(cards), 3) if cards else None,
                 "notebook": notebook, "weakest": weak}
 
 

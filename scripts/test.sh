@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh "[test]"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest -q "$@"
+exec .venv/bin/python -m pytest -q -rs "$@"  # -rs: say why a test was skipped

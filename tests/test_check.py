@@ -141,4 +141,33 @@ def test_check_page_bad_input_is_one_line(small_index, monkeypatch):
     at.text_area(key="check-answer").set_value("물가가 오른다")
     at.button[0].click().run()
     assert not at.exception, at.exception
-    assert "did you mean 인플레이션" in at.error[0].value
+    assert at.error[0].value == "용어집에 '인풀레이션'(이)라는 용어가 없습니다. 혹시 아래 용어인가요?"
+    suggestion = next(b for b in at.button if b.label == "인플레이션")
+    suggestion.click().run()  # the suggestion grades the same answer against that term
+    assert not at.exception, at.exception
+    assert at.text_input(key="check-target").value == "인플레이션"
+    assert "기준 정의 — 인플레이션" in " ".join(m.value for m in at.markdown)
+
+    at.text_input(key="check-target").set_value("한계비용")
+    at.text_area(key="check-answer").set_value("   ")
+    at.button[0].click().run()
+    assert at.error[0].value.startswith("내 답을 적어 주세요")
+
+
+def test_unknown_term_error_keeps_the_cli_message_and_carries_suggestions(retriever):
+    from finterm.rag.check import UnknownTerm, check_answer
+
+    with pytest.raises(UnknownTerm, match="did you mean 인플레이션") as info:
+        check_answer(retriever, "물가가 오른다", term="인풀레이션")
+    assert info.value.suggestions[0] == "인플레이션"
+
+
+def test_highlights_cover_whole_words_never_half_a_word():
+    from finterm.rag.highlight import concept_spans
+    from finterm.ui.study_pages import highlighted
+
+    text = "생산량을 한 단위 늘릴 때 추가로 드는 비용을 말한다. 가격이 한계비용(P>MC)보다 높으면 생산을 늘린다."
+    marked = [text[s:e] for s, e in concept_spans(text, ("생산량", "늘리다", "비용"))]
+    assert marked == ["생산량", "늘릴", "비용", "한계비용", "늘린다"]  # 한계|비용 is one word
+    md = highlighted(text, ("생산량",))
+    assert md.startswith(":orange-background[**생산량**]을 ")  # the particle stays outside the mark

@@ -133,3 +133,30 @@ def test_index_reports_bad_rows_and_imports_the_rest(tmp_path):
 def test_unknown_option_exits_2(tmp_path):
     p = run("search", "GDP", "--nope", home=tmp_path)
     assert p.returncode == 2 and "Traceback" not in p.stderr
+
+
+def test_ask_with_a_history_file_answers_the_follow_up_about_the_last_term(small_index, tmp_path, capsys):
+    history = tmp_path / "turns.jsonl"
+    history.write_text('{"question": "기준금리가 뭐야?", "terms": ["기준금리"]}\n', encoding="utf-8")
+    assert main(["ask", "그건 누가 정해?", "--index", str(small_index), "--history", str(history), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["note"] == "이전 질문의 '기준금리'에 대해 답합니다" and out["asked"] == "그건 누가 정해?"
+    assert "기준금리" in out["terms"] and out["confidence"]["label"] in ("높음", "보통", "낮음")
+    history.write_text('{"question": "기준금리가 뭐야?"}\n', encoding="utf-8")  # terms are found again
+    assert main(["ask", "그건 누가 정해?", "--index", str(small_index), "--history", str(history)]) == 0
+    assert capsys.readouterr().out.startswith("(이전 질문의 '기준금리'에 대해 답합니다)")
+    history.write_text("not json\n", encoding="utf-8")
+    assert main(["ask", "그건?", "--index", str(small_index), "--history", str(history)]) == 1
+    assert "turns.jsonl:1:" in capsys.readouterr().err
+
+
+def test_chat_keeps_the_conversation_and_numbers_ask_the_next_steps(small_index, tmp_path, monkeypatch, capsys):
+    import io
+
+    save = tmp_path / "chat.jsonl"
+    monkeypatch.setattr("sys.stdin", io.StringIO("기준금리가 뭐야?\n그건 누가 정해?\n1\nq\n"))
+    assert main(["chat", "--index", str(small_index), "--save", str(save)]) == 0
+    out = capsys.readouterr().out
+    assert "(이전 질문의 '기준금리'에 대해 답합니다)" in out and "다음 질문: 1) " in out
+    turns = [json.loads(x) for x in save.read_text(encoding="utf-8").splitlines()]
+    assert len(turns) == 3 and turns[0] == {"question": "기준금리가 뭐야?", "terms": ["기준금리"]}

@@ -22,7 +22,7 @@ def rows() -> list[dict]:
 
 
 def test_enough_entries_and_categories(rows):
-    assert len(rows) >= 700
+    assert len(rows) >= 2500
     per_cat = Counter(r["category"] for r in rows)
     assert sum(1 for n in per_cat.values() if n >= 20) >= 12, per_cat
 
@@ -108,3 +108,17 @@ def test_no_concept_is_written_twice(rows):
     twins = [(rows[i]["term"], rows[j]["term"]) for i in range(len(rows)) for j in range(i + 1, len(rows))
              if len(words[i] & words[j]) > 0.72 * len(words[i] | words[j])]
     assert twins == []
+
+
+def test_every_time_sensitive_entry_is_in_the_checked_claims_record(rows):
+    """An entry that says "현재", "최근", "N년 기준" … states something that changes with time: it must
+    have a line in docs/checked-claims.tsv (entry, claim, how checked, date, outcome)."""
+    from pathlib import Path
+
+    record = Path(__file__).resolve().parents[1] / "docs" / "checked-claims.tsv"
+    lines = record.read_text(encoding="utf-8").splitlines()
+    assert lines[0].split("\t")[:5] == ["entry", "claim", "how checked", "date", "outcome"]
+    checked = {line.split("\t")[0] for line in lines[1:]}
+    dated = re.compile(r"년 기준|기준\)|현재|최근|올해|아직")
+    unchecked = [r["term"] for r in rows if dated.search(r["definition"]) and r["term"] not in checked]
+    assert unchecked == []

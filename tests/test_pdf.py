@@ -111,3 +111,56 @@ def test_broken_scanned_and_encrypted_pdfs_are_one_line_errors(tmp_path):
     locked.output(str(tmp_path / "locked.pdf"))
     with pytest.raises(FintermError, match="encrypted"):
         load_glossary(tmp_path / "locked.pdf")
+
+
+# --- issue 11 item 6: a PDF that is not a glossary is refused unless --force ---------------------
+SPEC = [("1 Introduction", "This document specifies the wire format used by the storage service. It is "
+         "intended for implementers of clients and servers and assumes familiarity with TCP."),
+        ("2 Terminology", "The key words MUST, SHOULD and MAY are to be interpreted as described in RFC 2119 "
+         "when they appear in capitals."),
+        ("3 Message framing", "Every message starts with a four byte length prefix in network byte order, "
+         "followed by the payload and a checksum."),
+        ("4 Error handling", "A receiver that sees a bad checksum closes the connection and logs the event "
+         "with the peer address and the offset."),
+        ("Security Considerations", "Implementations should limit the size of a message they accept to avoid "
+         "exhausting memory on hostile input.")]
+
+
+def _english_spec(path: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for heading, body in SPEC * 3:
+        pdf.cell(0, 8, heading, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 7, body, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def test_a_pdf_that_is_not_a_glossary_is_refused_unless_forced(tmp_path):
+    p = _english_spec(tmp_path / "spec.pdf")
+    with pytest.raises(FintermError) as err:
+        load_glossary(p)
+    msg = str(err.value)
+    assert "\n" not in msg and "does not look like a glossary" in msg and "--force" in msg
+    report = load_glossary(p, force=True)
+    assert len(report.entries) >= 5
+
+
+def test_pypdf_warnings_do_not_reach_the_terminal(tmp_path, capfd):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 7, "GDP: Gross domestic product is the value of all final goods produced in a year.")
+    data = bytes(pdf.output())
+    p = tmp_path / "xref.pdf"
+    p.write_bytes(data[:data.rfind(b"startxref")] + b"startxref\n999999\n%%EOF\n")  # a wrong xref pointer
+    report = load_glossary(p)
+    assert [e.term for e in report.entries] == ["GDP"]
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert any("pypdf" in w for w in report.warnings)

@@ -1,4 +1,5 @@
-"""Study progress: the Leitner schedule, review order, the error notebook, crashes and concurrent writers."""
+"""Study progress: the FSRS schedule, migration from format 1, review order, the error notebook, crashes and
+concurrent writers."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from finterm import FintermError
 from finterm.cli import main
-from finterm.rag.study import DAY, INTERVAL_DAYS, Attempt, StudyDB
+from finterm.rag.study import DAY, FORMAT, Attempt, StudyDB
 
 T0 = 1_700_000_000.0
 
@@ -30,37 +32,58 @@ def attempt(term_id: str, correct: bool, category: str = "거시경제") -> Atte
 def counts(path: Path) -> tuple[int, int, str]:
     with sqlite3.connect(path) as db:
         n = db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
-        seen = db.execute("SELECT COALESCE(SUM(seen), 0) FROM boxes").fetchone()[0]
+        seen = db.execute("SELECT COALESCE(SUM(seen), 0) FROM cards").fetchone()[0]
         ok = db.execute("PRAGMA integrity_check").fetchone()[0]
     return n, seen, ok
 
 
-def test_leitner_boxes_move_up_on_right_and_back_to_one_on_wrong(tmp_path):
+def test_fsrs_schedules_right_answers_further_out_and_wrong_ones_soon(tmp_path):
+    import fsrs
+
     with StudyDB(tmp_path / "s.sqlite") as db:
-        box = db.record(attempt("a", True), now=T0)
-        assert (box.box, box.due) == (2, T0 + INTERVAL_DAYS[2] * DAY)
-        for n, expected in enumerate((3, 4, 5, 5), 1):
-            box = db.record(attempt("a", True), now=T0 + n)
-            assert box.box == expected and box.due == T0 + n + INTERVAL_DAYS[expected] * DAY
-        box = db.record(attempt("a", False), now=T0 + 10)
-        assert (box.box, box.due, box.seen, box.correct, box.wrong) == (1, T0 + 10, 6, 5, 1)
-        assert db.box("a") == box
+        card = db.record(attempt("a", True), now=T0)
+        assert card.state == "learning" and card.due > T0 and (card.seen, card.correct) == (1, 1)
+        # the same as fsrs itself gives for one Good review
+        ref, _ = fsrs.Scheduler(enable_fuzzing=False).review_card(
+            fsrs.Card(), fsrs.Rating.Good, datetime.fromtimestamp(T0, timezone.utc))
+        assert card.due == ref.due.timestamp() and card.stability == ref.stability
+        gaps = []
+        now = T0
+        for _ in range(4):  # right again each time it is due: the intervals grow
+            now = card.due
+            card = db.record(attempt("a", True), now=now)
+            gaps.append(card.due - now)
+        assert card.state == "review" and gaps[-1] > gaps[-2] > DAY
+        assert 0.85 < card.recall(card.due) < 0.95  # FSRS schedules the next review at ~90 % recall
+        assert card.recall(card.due + 30 * DAY) < card.recall(card.due)
+        missed = db.record(attempt("a", False), now=card.due)
+        assert missed.state == "relearning" and missed.due - card.due < DAY and missed.wrong == 1
+        assert db.card("a") == missed
+
+
+def test_hard_and_easy_only_where_the_student_says_so(tmp_path):
+    with StudyDB(tmp_path / "s.sqlite") as db:
+        due = {r: db.record(attempt(r, True), now=T0, rating=r).due for r in ("hard", "good", "easy")}
+        assert due["hard"] <= due["good"] < due["easy"]
+        assert db.record(attempt("w", False), now=T0, rating="easy").wrong == 1  # a wrong answer is Again
+        with pytest.raises(FintermError, match="rating"):
+            db.record(attempt("x", True), rating="again")
+        ratings = dict(db.db.execute("SELECT term_id, rating FROM attempts"))
+        assert ratings == {"hard": 2, "good": 3, "easy": 4, "w": 1}
 
 
 def test_review_queue_due_first_then_weak_never_unseen(tmp_path):
     with StudyDB(tmp_path / "s.sqlite") as db:
-        db.record(attempt("right", True), now=T0)  # box 2, due in 2 days
-        db.record(attempt("missed", False), now=T0)  # box 1, due now
-        for k in range(3):
-            db.record(attempt("shaky", True), now=T0 + k)  # box 4 …
-        db.record(attempt("shaky", False), now=T0 + 5)  # … and back to 1
-        db.record(attempt("shaky", True), now=T0 + 6)  # box 2, not due for 2 days, 1 miss in 5
+        db.record(attempt("right", True), now=T0, rating="easy")  # due in days
+        db.record(attempt("missed", False), now=T0)  # due in a minute
         db.record(attempt("weak", False), now=T0)
-        db.record(attempt("weak", True), now=T0 + 7)  # box 2, 1 miss in 2: weaker than shaky
-        assert db.review_queue(now=T0 + 8) == ["missed", "weak", "shaky"]
-        assert db.review_queue(now=T0 + 3 * DAY)[:1] == ["missed"]  # all due now; lowest box first
-        assert set(db.review_queue(now=T0 + 3 * DAY)) == {"missed", "right", "weak", "shaky"}
-        assert db.review_queue(["weak", "right"], now=T0 + 8) == ["weak"]
+        weak = db.record(attempt("weak", True), now=T0 + 60)  # 1 miss in 2, not due for a while
+        assert weak.due > T0 + 120
+        assert db.review_queue(now=T0 + 120) == ["missed", "weak"]
+        later = T0 + 60 * DAY  # everything due; the least recalled first
+        queue = db.review_queue(now=later)
+        assert set(queue) == {"missed", "right", "weak"} and queue[-1] == "right"
+        assert db.review_queue(["weak", "right"], now=T0 + 120) == ["weak"]
 
 
 def test_notebook_and_progress(tmp_path):
@@ -78,8 +101,9 @@ def test_notebook_and_progress(tmp_path):
         assert (p["attempts"], p["correct"], p["notebook"]) == (5, 2, 1)
         cats = {c["category"]: c for c in p["categories"]}
         assert cats["미시경제"]["accuracy"] == 0 and cats["거시경제"]["attempts"] == 3
-        assert p["weakest"][0]["term_id"] == "a"
-        assert sum(p["boxes"].values()) == 3
+        assert p["weakest"][0]["term_id"] == "a" and 0 <= p["weakest"][0]["recall"] <= 1
+        assert sum(p["states"].values()) == p["terms"] == 3 and p["due"] <= p["due_today"] <= 3
+        assert 0 < p["recall"] <= 1
 
 
 def test_progress_survives_reopening_and_rejects_a_foreign_file(tmp_path):
@@ -87,7 +111,7 @@ def test_progress_survives_reopening_and_rejects_a_foreign_file(tmp_path):
     with StudyDB(path) as db:
         db.record(attempt("a", True), now=T0)
     with StudyDB(path) as db:
-        assert db.attempts_count() == 1 and db.box("a").box == 2
+        assert db.attempts_count() == 1 and db.card("a").seen == 1
     bad = tmp_path / "bad.sqlite"
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(FintermError, match="move the file away"):
@@ -105,7 +129,7 @@ CHILD = textwrap.dedent("""
         for k in range(n):
             db.record(a(k))
         def trace(stmt):
-            if stmt.startswith("INSERT INTO boxes"):
+            if stmt.startswith("INSERT INTO cards"):
                 print("in-flight", flush=True)
                 time.sleep(60)
         db.db.set_trace_callback(trace)
@@ -273,3 +297,49 @@ def test_quiz_page_feedback_score_and_review_queue(small_index, monkeypatch):
     with StudyDB() as db:  # the page stored both answers, so the missed term is due for review
         assert db.attempts_count() == 2 and db.review_queue()[0] == q.term_id
     assert [m.value for m in at.metric][:1] == ["2"]
+
+
+def test_a_format_1_file_written_by_the_old_code_migrates_in_place_keeping_every_attempt(tmp_path):
+    import fsrs
+    import study_format1 as old  # the format-1 code, verbatim
+
+    path = tmp_path / "old.sqlite"
+    answers = [("a", True, 0), ("b", False, 10), ("a", True, DAY), ("c", True, 2 * DAY), ("b", True, 2 * DAY),
+               ("a", False, 5 * DAY), ("b", False, 6 * DAY)]
+    with old.StudyDB(path) as db:
+        for term_id, ok, dt in answers:
+            db.record(old.Attempt(term_id=term_id, term=f"용어{term_id}", correct=ok, category="거시경제",
+                                  kind="definition_to_term", chosen=0, answer=0 if ok else 1,
+                                  explanation=f"용어{term_id}: 정의", source="테스트"), now=T0 + dt, session="v1")
+    cols = "id, at, session, term_id, term, category, kind, question_id, chosen, answer, correct"
+    with sqlite3.connect(path) as raw:
+        before = raw.execute(f"SELECT {cols} FROM attempts ORDER BY id").fetchall()
+        assert raw.execute("SELECT value FROM meta WHERE key='format'").fetchone()[0] == "finterm-study/1"
+        old_book = raw.execute("SELECT * FROM notebook ORDER BY term_id").fetchall()
+
+    with StudyDB(path) as db:  # opening migrates
+        assert db.attempts_count() == len(answers)
+        for term_id in "abc":  # each card is FSRS replaying that term's answers in order
+            ref = fsrs.Card()
+            for t, ok, dt in answers:
+                if t == term_id:
+                    ref, _ = fsrs.Scheduler(enable_fuzzing=False).review_card(
+                        ref, fsrs.Rating.Good if ok else fsrs.Rating.Again,
+                        datetime.fromtimestamp(T0 + dt, timezone.utc))
+            card = db.card(term_id)
+            assert card.due == ref.due.timestamp() and card.stability == ref.stability
+            assert card.seen == sum(t == term_id for t, _, _ in answers)
+        assert db.card("b").wrong == 2 and db.card("c").correct == 1
+        assert [x["term_id"] for x in db.notebook()] == ["b", "a"]
+        db.record(attempt("c", True), now=T0 + 7 * DAY)  # and it goes on working
+    with sqlite3.connect(path) as raw:
+        after = raw.execute(f"SELECT {cols} FROM attempts ORDER BY id").fetchall()
+        assert after[:len(before)] == before  # every attempt kept, unchanged
+        ratings = [r[0] for r in raw.execute("SELECT rating FROM attempts ORDER BY id")][:len(before)]
+        assert ratings == [3 if ok else 1 for _, ok, _ in answers]
+        assert raw.execute("SELECT value FROM meta WHERE key='format'").fetchone()[0] == FORMAT
+        assert raw.execute("SELECT COUNT(*) FROM boxes_format1").fetchone()[0] == 3  # the old table, renamed
+        assert raw.execute("SELECT * FROM notebook ORDER BY term_id").fetchall() == old_book
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with StudyDB(path) as db:  # a second open does nothing more
+        assert db.attempts_count() == len(answers) + 1

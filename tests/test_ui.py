@@ -82,7 +82,8 @@ def test_korean_question_gets_a_cited_answer_and_numbered_source_cards(small_ind
     assert answer.startswith("기준금리:") and "금융통화위원회" in answer
     assert card_numbers(at) == [1]
     assert any(md.value.startswith("**\\[1\\] 기준금리**") for md in at.markdown)
-    assert any("테스트 용어집" in c.value and "점수 1.000" in c.value for c in at.caption)
+    assert any("테스트 용어집" in c.value and "신뢰도 높음" in c.value for c in at.caption)  # words, not "점수 1.000"
+    assert not any("점수" in c.value for c in at.caption)
     definition = "한국은행 금융통화위원회가 정하는 정책금리로"
     assert any(t.startswith(definition) for t in texts(at))  # the card shows the definition itself
     assert any("생성기" in c.value and "extractive" in c.value for c in at.caption)
@@ -110,6 +111,17 @@ def test_history_is_kept_across_questions(small_index, monkeypatch):
     ask(at, "인플레이션")
     assert len(at.chat_message) == 4
     assert texts(at)[0] == "GDP" and any(t.startswith("국내총생산:") for t in texts(at))
+
+
+def test_a_follow_up_says_which_term_it_assumed_and_next_steps_ask(small_index, monkeypatch):
+    at = ask(open_app(small_index, monkeypatch), "기준금리가 뭐야?")
+    ask(at, "그건 누가 정해?")
+    assert any("이전 질문의 '기준금리'에 대해 답합니다" in c.value.replace("\\", "") for c in at.caption)
+    assert "기준금리" in [c.term for c in at.session_state["chat"][-1]["answer"].citations]
+    steps = [b for b in at.button if b.key and b.key.startswith("next-1-")]
+    assert 1 <= len(steps) <= 3
+    steps[0].click().run()
+    assert not at.exception and len(at.chat_message) == 6
 
 
 def test_abstained_question_says_not_in_glossary_and_suggestions_ask_again(small_index, monkeypatch):
@@ -168,15 +180,102 @@ def test_switching_generator_shows_the_qlora_status_and_never_hides_the_fallback
     at.sidebar.radio(key="generator").set_value("qlora").run()
     assert not at.exception
     status, why = state.qlora_status("finterm-tests/never-cached-adapter", "")
-    assert status == "not available" and "not in the local Hugging Face cache" in why
+    assert status == "not available" and "캐시에 없고" in why
     errors = [e.value for e in at.sidebar.error]
-    assert errors and errors[0].startswith("qlora: not available: ")
+    assert errors and errors[0].startswith("qlora를 쓸 수 없습니다: ")
     assert "never\\-cached\\-adapter" in errors[0]
     ask(at, "기준금리가 뭐야?")  # still answered — from the definitions, and it says so
     label = next(c.value for c in at.caption if "생성기" in c.value)
     assert "extractive" in label and "qlora" in label
     at.sidebar.radio(key="generator").set_value("extractive").run()
     assert not at.sidebar.error
+
+
+def _record_network(monkeypatch) -> list:
+    """Every name lookup or TCP connection attempted from now on, refused as if there were no network."""
+    import socket
+
+    attempts: list = []
+
+    def refuse(sock, address, *args):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            attempts.append(address)
+            raise OSError(101, "Network is unreachable (this test has no network)")
+        return real(sock, address, *args)
+
+    def no_dns(host, port, *args, **kwargs):
+        attempts.append((host, port))
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (this test has no network)")
+
+    real = socket.socket.connect
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    return attempts
+
+
+def _count_checks(monkeypatch) -> list:
+    """Each time the app checks whether the qlora model is here (the start of every load attempt)."""
+    from finterm.rag import model_errors
+
+    calls: list = []
+    real = model_errors.missing_model
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_errors, "missing_model", counted)
+    return calls
+
+
+def _qlora_not_cached(at, adapter: str):
+    at.session_state["qlora_adapter"] = adapter
+    at.sidebar.radio(key="generator").set_value("qlora").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _everything_shown(at) -> list[str]:
+    return [el.value for kind in (at.error, at.warning, at.info, at.caption, at.markdown, at.success)
+            for el in kind if isinstance(el.value, str)]
+
+
+def test_qlora_not_cached_offline_fails_at_once_in_korean_and_only_once(small_index, monkeypatch):
+    """issue 15 item 5: HF_HUB_OFFLINE and not cached: no hub call, one Korean status with the fix."""
+    adapter = "finterm-tests/offline-never-cached"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = open_app(small_index, monkeypatch)
+    attempts, checks = _record_network(monkeypatch), _count_checks(monkeypatch)
+    _qlora_not_cached(at, adapter)
+    assert attempts == []  # the cache answered; the hub was never asked
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and errors[0].startswith("qlora를 쓸 수 없습니다: 어댑터 ")
+    assert "캐시에 없고" in errors[0] and "오프라인" in errors[0] and "폴더" in errors[0]  # what, why, the fix
+    assert not re.search(r"[A-Za-z]{3,} [a-z]{3,} [a-z]{3,}", errors[0].replace("\\", ""))  # no English sentence
+    for question in ("기준금리가 뭐야?", "인플레이션이 뭐야?"):
+        ask(at, question)
+    assert len(checks) == 1  # failed once: later reruns and answers do not try again
+    shown = _everything_shown(at)
+    assert sum("캐시에 없고" in v for v in shown) == 1  # the reason is in the sidebar, not under each answer
+    labels = [c.value for c in at.caption if "생성기" in c.value]
+    assert len(labels) == 2 and all("extractive" in x and "사이드바" in x for x in labels)
+    assert attempts == []
+
+
+def test_qlora_not_cached_and_hub_unreachable_probes_once_then_stops(small_index, monkeypatch):
+    """Without HF_HUB_OFFLINE but with no network: one quick probe of the hub, never the hub's retries."""
+    from finterm.rag.model_errors import hub_address
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    at = open_app(small_index, monkeypatch)
+    attempts = _record_network(monkeypatch)
+    _qlora_not_cached(at, "finterm-tests/unreachable-never-cached")
+    assert attempts == [hub_address()]  # one probe, and nothing after it
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and "허브에 연결할 수 없어" in errors[0] and "폴더" in errors[0]
+    ask(at, "기준금리가 뭐야?")
+    assert len(attempts) == 1
 
 
 # -- 용어 사전 ----------------------------------------------------------------------------------------
@@ -214,7 +313,65 @@ def test_glossary_search_finds_by_definition_and_abstains_with_suggestions(small
     found = {b.label for b in at.main.button if b.key and b.key.startswith("found-")}
     assert "인플레이션" in found
     at.text_input(key="glossary_query").set_value("축구 경기 규칙").run()
-    assert any("not in the glossary" in w.value for w in at.warning)
+    assert any("찾지 못했습니다" in w.value for w in at.warning)
+
+
+def test_glossary_new_search_closes_the_entry_opened_before(small_index, monkeypatch):
+    at = glossary(open_app(small_index, monkeypatch))
+    at.text_input(key="glossary_query").set_value("플레이").run()
+    at.button(key="named-t01").click().run()
+    assert [s.value for s in at.subheader][0] == "인플레이션"
+    at.text_input(key="glossary_query").set_value("비용").run()
+    assert "인플레이션" not in [s.value for s in at.subheader]  # the old entry is gone
+    at.button(key="named-t08").click().run()
+    assert [s.value for s in at.subheader][0] == "한계비용"
+    at.selectbox(key="glossary_category").set_value("미시경제").run()  # not a new search: stays open
+    assert [s.value for s in at.subheader][0] == "한계비용"
+
+
+def test_glossary_alias_only_matches_say_which_alias(small_index, monkeypatch):
+    at = glossary(open_app(small_index, monkeypatch))
+    at.text_input(key="glossary_query").set_value("gdp").run()
+
+    def named() -> list[str]:  # labels as shown (markdown escapes removed)
+        return [b.label.replace("\\", "") for b in at.main.button if b.key and b.key.startswith("named-")]
+
+    assert named() == ["국내총생산 (별칭: GDP)"]
+    at.text_input(key="glossary_query").set_value("금통").run()
+    assert named() == ["금융통화위원회 (별칭: 금통위)"]
+    at.text_input(key="glossary_query").set_value("담보").run()  # in the term itself: no alias note
+    assert named() == ["주택담보대출비율"]
+
+
+def test_glossary_misspelt_search_offers_the_correction_first(small_index, monkeypatch):
+    at = glossary(open_app(small_index, monkeypatch))
+    at.text_input(key="glossary_query").set_value("인플레이숀").run()
+    buttons = [b for b in at.main.button]
+    assert buttons[0].key == "correct-0" and buttons[0].label == "인플레이션"  # before any list
+    assert any("혹시 이 용어를 찾으시나요" in md.value for md in at.markdown)
+    buttons[0].click().run()
+    assert at.text_input(key="glossary_query").value == "인플레이션"
+    assert [s.value for s in at.subheader][0] == "인플레이션"  # opened
+    assert not [b for b in at.main.button if b.key and b.key.startswith("correct-")]  # spelt right now
+    at.text_input(key="glossary_query").set_value("인플레이션").run()
+    assert not [b for b in at.main.button if b.key and b.key.startswith("correct-")]
+
+
+def test_glossary_count_tables_show_every_row(small_index, monkeypatch):
+    """The category table (17 rows for the bundled glossary) is as tall as its rows, not ten rows tall."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    heights: list = []
+    real = DeltaGenerator.dataframe
+
+    def spy(self, *args, **kwargs):
+        heights.append(kwargs.get("height", "auto"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "dataframe", spy)
+    at = glossary(open_app(small_index, monkeypatch))
+    assert heights == ["content", "content"]  # AppTest does not expose an element's height; its call does
+    assert len(at.dataframe[1].value) == 7  # every category of the test glossary
 
 
 # -- rendering ------------------------------------------------------------------------------------------
@@ -287,7 +444,7 @@ def test_qlora_generator_loads_streams_cites_and_marks_unsupported(small_index, 
     at.sidebar.radio(key="generator").set_value("qlora").run()
     assert not at.exception, at.exception
     status = [s.value for s in at.sidebar.success]
-    assert status and status[0].startswith("qlora: loaded — cpu · nf4 · ")
+    assert status and status[0].startswith("qlora 준비됨 — cpu · nf4 · ")
     ask(at, "기준금리가 뭐야?")
     assert not at.exception, at.exception
     turn = at.session_state["chat"][-1]["answer"]
@@ -328,3 +485,41 @@ def test_check_page_adds_generated_feedback_when_qlora_is_loaded(small_index, ti
     assert "모델 피드백" in markdown and "generated" in markdown
     assert any(t.value.startswith(f"{SUPPORTED} [1]") for t in at.text)  # the model's words, as plain text
     assert any("generated" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_ui_server_does_not_outlive_a_killed_parent(small_index, tmp_path):
+    """issue 11 item 11: `finterm ui` killed with SIGKILL must not leave Streamlit listening."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def listening() -> bool:
+        with socket.socket() as c:
+            c.settimeout(0.5)
+            return c.connect_ex(("127.0.0.1", port)) == 0
+
+    env = {**os.environ, "FINTERM_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    parent = subprocess.Popen([sys.executable, "-m", "finterm.cli", "ui", "--index", str(small_index),
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not listening():
+            assert parent.poll() is None and time.time() < deadline, "the server never started"
+            time.sleep(0.5)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.time() + 30
+        while listening() and time.time() < deadline:
+            time.sleep(0.5)
+        assert not listening(), "Streamlit outlived its killed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()

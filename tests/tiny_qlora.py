@@ -22,9 +22,11 @@ ANSWER = f" {SUPPORTED} {UNRELATED} 그리고"  # what the tiny model says after
 CONTEXT = 512  # max_position_embeddings of the tiny model
 
 
-def build_tiny_qlora(folder: Path, *, steps: int = 60, seed: int = 0) -> tuple[Path, Path]:
+def build_tiny_qlora(folder: Path, *, steps: int = 60, seed: int = 0, hidden_size: int = 64,
+                     heads: int = 4) -> tuple[Path, Path]:
     """Write `folder/base` (model + tokenizer) and `folder/adapter` (LoRA, r=16, alpha=8, dropout 0.05,
-    query_key_value; its adapter_config names the base folder). Returns (base, adapter)."""
+    query_key_value; its adapter_config names the base folder). Returns (base, adapter).
+    vLLM's CPU attention wants a head size of 64: `hidden_size=128, heads=2`."""
     import torch
     from peft import LoraConfig, get_peft_model
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -51,8 +53,9 @@ def build_tiny_qlora(folder: Path, *, steps: int = 60, seed: int = 0) -> tuple[P
     tok.save_pretrained(base_dir)
 
     eos = tok.eos_token_id
-    config = GPTNeoXConfig(vocab_size=len(tok), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                           intermediate_size=128, max_position_embeddings=CONTEXT, bos_token_id=eos,
+    config = GPTNeoXConfig(vocab_size=len(tok), hidden_size=hidden_size, num_hidden_layers=2,
+                           num_attention_heads=heads, intermediate_size=2 * hidden_size,
+                           max_position_embeddings=CONTEXT, bos_token_id=eos,
                            eos_token_id=eos, pad_token_id=eos)
     torch.manual_seed(seed)
     GPTNeoXForCausalLM(config).save_pretrained(base_dir)  # random weights, from the config

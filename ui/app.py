@@ -11,9 +11,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from finterm.ui import sidebar, state, study_pages
+from finterm.ui import mock_page, news_page, sidebar, state, study_pages
 
 HERE = Path(__file__).resolve().parent
+# A local icon: Streamlit fetches ":material/…" and emoji page icons from a font host, which fails offline.
+ICON = HERE / "favicon.png"
+# Korean wraps at word boundaries (keep-all), long Latin strings may still break anywhere.
+CSS = "<style>body, p, li, td, th, div, span, label { word-break: keep-all; overflow-wrap: anywhere; }</style>"
 
 # Every page of the app, in menu order: (script beside this file or page function, title, icon, URL path).
 PAGES = [
@@ -21,11 +25,14 @@ PAGES = [
     ("glossary_page.py", "용어 사전", ":material/menu_book:", "glossary"),
     (study_pages.quiz_page, "TESAT 퀴즈", ":material/quiz:", "quiz"),
     (study_pages.check_page, "답안 확인", ":material/fact_check:", "check"),
+    (mock_page.mock_page, "모의고사", ":material/timer:", "mock"),
+    (news_page.news_page, "뉴스 읽기", ":material/newspaper:", "news"),
 ]
 
 
 def main() -> None:
-    st.set_page_config(page_title="finterm — 경제·금융 용어", page_icon=":material/menu_book:", layout="wide")
+    st.set_page_config(page_title="finterm — 경제·금융 용어", page_icon=str(ICON), layout="wide")
+    st.html(CSS)
     nav = st.navigation([st.Page(script if callable(script) else HERE / script, title=title, icon=icon,
                                  url_path=url, default=n == 0)
                          for n, (script, title, icon, url) in enumerate(PAGES)])

@@ -1,9 +1,12 @@
 """질문하기: ask in a chat, get an answer with numbered source cards; history lives in the session.
 
-Extractive answers come from `finterm.api.ask` (the CLI's function) and appear at once. A qlora
-answer is `Retriever.search` + `grounded_answer`, as `finterm ask --stream` does: its words are
-shown (as text) while the model writes them, then the checked answer with its [n] marks replaces
-them. An abstained question shows "not in the glossary" and its suggestions as buttons that ask again.
+Extractive answers come from `finterm.api.ask` (the function `finterm ask` and `finterm chat` use) with
+the chat's earlier turns, so a follow-up ("그럼 그게 오르면?") is answered about the last term and says
+so. A qlora answer is `finterm.api.prepare` (the same resolved question and sources) + `grounded_answer`,
+as `finterm ask --stream` does: its words are shown while the model writes them, then the checked answer
+with its [n] marks replaces them. Under an answer: up to three next-step buttons and the other hits,
+each a button that asks about it. An abstained question shows "not in the glossary" and its suggestions
+as buttons that ask again.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ def show_answer(answer, idx: int, *, requested: str, why_not: str = "") -> None:
     """One assistant turn: the answer (or "not in the glossary" + suggestions) and its source cards."""
     if answer.corrected_from:
         st.caption(esc(f"고쳐서 찾은 질문: {answer.question}"))
+    if answer.note:
+        st.caption(esc(answer.note), help=esc(f"찾은 질문: {answer.question}"))
     if answer.abstained:
         st.warning("용어집에서 찾지 못했습니다 (not in the glossary).")
         if answer.suggestions:
@@ -41,7 +46,12 @@ def show_answer(answer, idx: int, *, requested: str, why_not: str = "") -> None:
                                            args=(term,))
     else:
         render.answer_body(answer, render.support_threshold())
-        render.source_cards(answer, key=str(idx), on_open=open_entry)
+        render.source_cards(answer, key=str(idx), on_open=open_entry, on_ask=ask_again)
+        if answer.next_steps:
+            cols = st.columns(len(answer.next_steps))
+            for j, step in enumerate(answer.next_steps):
+                cols[j].button(esc(step.label), key=f"next-{idx}-{j}", on_click=ask_again, args=(step.question,),
+                               help=esc(step.question))
         if answer.suggestions and answer.hits and answer.hits[0].match != "exact":
             cols = st.columns([1, *[1] * len(answer.suggestions[:4])], vertical_alignment="center")
             cols[0].caption("혹시 이 용어? (did you mean)")
@@ -53,11 +63,16 @@ def show_answer(answer, idx: int, *, requested: str, why_not: str = "") -> None:
     st.caption(esc(label) + f" · 근거 {len(answer.citations)}개")
 
 
-def ask_streaming(retriever, question: str, *, k: int, generator):
+def ask_streaming(retriever, question: str, *, k: int, generator, history):
     """The grounded qlora answer, its text drawn piece by piece while the model writes it."""
+    from finterm.api import finish_turn, prepare
+    from finterm.rag.answer import not_found
     from finterm.rag.grounded import grounded_answer
 
-    result = retriever.search(question, k=k)
+    p = prepare(retriever, question, k=k, history=history)
+    result = p.result
+    if result.abstained:
+        return finish_turn(not_found(result, generator.name), p)
     live = st.empty()
     shown: list[str] = []
 
@@ -68,12 +83,13 @@ def ask_streaming(retriever, question: str, *, k: int, generator):
     with st.spinner("답변을 쓰는 중… (qlora)"):
         answer = grounded_answer(result, generator, on_text=on_text)
     live.empty()
-    return answer
+    return finish_turn(answer, p)
 
 
 def page() -> None:
     from finterm import FintermError
     from finterm.api import ask
+    from finterm.rag.followup import Turn
 
     if st.session_state.pop("goto_glossary", False):
         st.switch_page(GLOSSARY_PAGE)
@@ -97,11 +113,13 @@ def page() -> None:
     with st.chat_message("user"):
         render.text(question)
     with st.chat_message("assistant"):
+        turns = [Turn.from_answer(t["answer"]) for t in history if not t["answer"].abstained]
         try:
             if settings.generator is not None:
-                answer = ask_streaming(retriever, question, k=settings.k, generator=settings.generator)
+                answer = ask_streaming(retriever, question, k=settings.k, generator=settings.generator,
+                                       history=turns)
             else:
-                answer = ask(retriever, question, k=settings.k)
+                answer = ask(retriever, question, k=settings.k, history=turns)
         except FintermError as exc:
             st.error(esc(f"finterm: {exc}"))
             return

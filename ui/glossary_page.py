@@ -1,13 +1,16 @@
 """용어 사전: browse the glossary — search as you type, filter by category, open an entry, follow links.
 
 Search shows the entries whose names contain what is typed (so "인플" finds 인플레이션 while it is
-being typed), then what `Retriever.search` finds in the definitions. Related terms are buttons
+being typed), then what `Retriever.search` finds in the definitions; a name found through an alias
+says which alias. A misspelt search offers the correction first, as a button that searches for it
+and opens it. A new search closes the entry opened for the last one. Related terms are buttons
 that open their own entry.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -16,6 +19,7 @@ from finterm.ui.render import esc
 
 ALL = "전체"
 MAX_LIST = 60
+MAX_SUGGEST = 5
 SELECTED = "entry_id"
 
 
@@ -31,8 +35,18 @@ def name_lookup(retriever, term: str):
     return retriever.entries[rows[0]] if rows else None
 
 
-def matches(retriever, query: str, category: str) -> tuple[list, list, tuple[str, ...]]:
-    """(entries whose names contain `query`, further entries found by search, suggestions)."""
+@dataclass
+class Matches:
+    """What a search on this page finds."""
+
+    named: list = field(default_factory=list)  # entries whose names contain the query, dictionary order
+    via: dict = field(default_factory=dict)  # entry id -> the alias that matched, when the term did not
+    found: list = field(default_factory=list)  # further entries the search found in the definitions
+    correction: tuple = ()  # names the query was probably meant to be (misspelt or unknown), best first
+
+
+def matches(retriever, query: str, category: str) -> Matches:
+    """The entries for `query` within `category` (all entries, alphabetically, for an empty query)."""
     from finterm import FintermError
     from finterm.index.normalize import norm_key
 
@@ -40,26 +54,62 @@ def matches(retriever, query: str, category: str) -> tuple[list, list, tuple[str
                      key=lambda e: e.term)
     key = norm_key(query)
     if not key:
-        return entries, [], ()
+        return Matches(named=entries)
     # Listed like a dictionary: the name itself, then names starting with it, then the rest.
-    place = {e.id: min(0 if norm_key(n) == key else 1 if norm_key(n).startswith(key) else 2
-                       for n in e.names if key in norm_key(n))
-             for e in entries if any(key in norm_key(n) for n in e.names)}
+    place, via = {}, {}
+    for e in entries:
+        hit = sorted((0 if norm_key(n) == key else 1 if norm_key(n).startswith(key) else 2, i, n)
+                     for i, n in enumerate(e.names) if key in norm_key(n))
+        if hit:
+            place[e.id] = hit[0][0]
+            if key not in norm_key(e.term):  # only an alias has it: say which one
+                via[e.id] = hit[0][2]
     named = sorted((e for e in entries if e.id in place), key=lambda e: (place[e.id], e.term))
     try:
         result = retriever.search(query, k=10)
     except FintermError:
-        return named, [], ()
+        return Matches(named=named, via=via)
     seen = {e.id for e in named}
     found = [h.entry for h in result.hits if h.entry.id not in seen
              and (category == ALL or (h.entry.category or "-") == category)]
-    return named, found, result.suggestions if result.abstained else ()
+    correction: tuple = ()
+    if 0 not in place.values():  # the query is not itself a name: was it a misspelt one?
+        typo = bool(result.hits) and (result.hits[0].match == "typo" or result.corrected_from is not None)
+        if result.abstained or typo:
+            first = (result.hits[0].entry.term,) if typo else ()
+            correction = tuple(dict.fromkeys((*first, *result.suggestions)))
+    return Matches(named=named, via=via, found=found, correction=correction)
 
 
-def entry_buttons(entries, key: str) -> None:
+def new_search() -> None:
+    """A changed search closes the entry opened for the previous one."""
+    st.session_state.pop(SELECTED, None)
+
+
+def use_correction(term: str, entry_id: str) -> None:
+    """Search for the corrected name instead, and open its entry."""
+    st.session_state["glossary_query"] = term
+    st.session_state[SELECTED] = entry_id
+
+
+def correction_buttons(retriever, names: tuple) -> None:
+    targets = [(n, e) for n in names if (e := name_lookup(retriever, n))][:MAX_SUGGEST]
+    if not targets:
+        return
+    st.markdown("**혹시 이 용어를 찾으시나요?**")
+    cols = st.columns(len(targets))
+    for i, (name, e) in enumerate(targets):
+        cols[i].button(esc(name), key=f"correct-{i}", on_click=use_correction, args=(name, e.id),
+                       type="primary" if i == 0 else "secondary", width="stretch")
+
+
+def entry_buttons(entries, key: str, via: dict | None = None) -> None:
+    """A button per entry (its term; `via` adds the alias that matched) that opens it."""
+    via = via or {}
     cols = st.columns(3)
     for i, e in enumerate(entries[:MAX_LIST]):
-        cols[i % 3].button(esc(e.term), key=f"{key}-{e.id}", on_click=select, args=(e.id,),
+        label = f"{e.term} (별칭: {via[e.id]})" if e.id in via else e.term
+        cols[i % 3].button(esc(label), key=f"{key}-{e.id}", on_click=select, args=(e.id,),
                            help=esc(", ".join(e.aliases)) if e.aliases else None, width="stretch")
     if len(entries) > MAX_LIST:
         st.caption(f"{len(entries)}개 중 {MAX_LIST}개만 보입니다 — 검색어나 분류로 좁혀 보세요.")
@@ -70,10 +120,10 @@ def counts(retriever) -> None:
     by_source = Counter(e.source for e in retriever.entries)
     by_cat = Counter(e.category or "-" for e in retriever.entries)
     left, right = st.columns(2)
-    left.dataframe([{"출처 (source)": s, "항목": n} for s, n in by_source.most_common()],
-                   hide_index=True, key="count-source")
-    right.dataframe([{"분류 (category)": c, "항목": n} for c, n in sorted(by_cat.items())],
-                    hide_index=True, key="count-category")
+    left.dataframe([{"출처": s, "항목": n} for s, n in by_source.most_common()],
+                   hide_index=True, key="count-source", height="content")
+    right.dataframe([{"분류": c, "항목": n} for c, n in sorted(by_cat.items())],
+                    hide_index=True, key="count-category", height="content")  # every category, no scroll
 
 
 def show_entry(retriever, entry) -> None:
@@ -96,29 +146,29 @@ def page() -> None:
     by_id = {e.id: e for e in retriever.entries}
     cats = sorted({e.category or "-" for e in retriever.entries})
     left, right = st.columns([3, 1])
-    query = left.text_input("용어 검색 (search)", key="glossary_query", type="search", live=True,
-                            placeholder="예: 인플레이션, GDP, 금리")
-    category = right.selectbox("분류 (category)", [ALL, *cats], key="glossary_category")
-    named, found, suggestions = matches(retriever, query, category)
+    query = left.text_input("용어 검색", key="glossary_query", type="search", live=True,
+                            placeholder="예: 인플레이션, GDP, 금리", on_change=new_search)
+    category = right.selectbox("분류", [ALL, *cats], key="glossary_category")
+    m = matches(retriever, query, category)
 
+    if m.correction:  # a misspelt search: the correction comes first
+        correction_buttons(retriever, m.correction)
     current = by_id.get(st.session_state.get(SELECTED, ""))
     if current is not None:
         show_entry(retriever, current)
 
     if query.strip():
-        st.markdown(f"**이름에 ‘{esc(query.strip())}’ 포함** · {len(named)}개")
-        entry_buttons(named, "named")
-        if found:
-            st.markdown(f"**정의에서 찾은 용어** · {len(found)}개")
-            entry_buttons(found, "found")
-        if not named and not found:
-            st.warning("용어집에서 찾지 못했습니다 (not in the glossary).")
-            if suggestions:
-                st.markdown("비슷한 용어:")
-                entry_buttons([e for s in suggestions if (e := name_lookup(retriever, s))], "suggest")
+        if not m.named and not m.found:
+            st.warning(f"용어집에서 ‘{esc(query.strip())}’을(를) 찾지 못했습니다.")
+        else:
+            st.markdown(f"**이름에 ‘{esc(query.strip())}’ 포함** · {len(m.named)}개")
+            entry_buttons(m.named, "named", m.via)
+        if m.found:
+            st.markdown(f"**정의에서 찾은 용어** · {len(m.found)}개")
+            entry_buttons(m.found, "found")
     else:
-        st.markdown(f"**{esc(category)}** · {len(named)}개")
-        entry_buttons(named, "list")
+        st.markdown(f"**{esc(category)}** · {len(m.named)}개")
+        entry_buttons(m.named, "list")
 
     st.divider()
     st.subheader("용어집 통계", anchor=False)

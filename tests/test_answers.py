@@ -1,0 +1,170 @@
+"""Answers that answer the question (issue 14): intent, composition, ambiguity, follow-ups, cannot-know.
+
+The index holds the bundled glossary's entries that bench/data/answers.jsonl asks about (and the
+issue's examples), built once per session; the whole labelled set is answered to check that no answer
+says anything that is not a sentence of a definition it cites.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from finterm.rag.intent import intent_of
+
+SET = Path(__file__).resolve().parents[1] / "bench" / "data" / "answers.jsonl"
+EXTRA = ("구축효과", "유동성 함정", "평가절상", "평가절하", "환율", "기준금리", "대출", "금리", "비트코인", "재정정책",
+         "가계부채", "예금", "외환시장")
+
+
+def rows() -> list[dict]:
+    return [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def answers_index(tmp_path_factory) -> Path:
+    from finterm.api import build
+    from finterm.home import bundled_glossary
+
+    terms = set(EXTRA) | {t for r in rows() for t in r["expect"]}
+    lines = [line for line in bundled_glossary().read_text(encoding="utf-8").splitlines()
+             if line.strip() and json.loads(line)["term"] in terms]
+    tmp = tmp_path_factory.mktemp("answers")
+    src = tmp / "subset.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp / "index"
+    build([src], out, progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def r(answers_index):
+    from finterm.rag.retrieve import Retriever
+
+    return Retriever.open(answers_index)
+
+
+def ask(r, question, history=None):
+    from finterm.api import ask
+
+    return ask(r, question, history=history)
+
+
+def leftover(answer) -> str:
+    """The answer's text without its cited sentences, [n] marks, term labels and the known framing."""
+    from finterm.rag.answer import NOT_FOUND
+    from finterm.rag.respond import CLOSEST, FRAMES, MAYBE
+
+    rest = answer.text
+    for s in sorted(answer.sentences, key=lambda s: -len(s.text)):
+        rest = rest.replace(s.text, " ")
+    for c in answer.citations:
+        rest = rest.replace(CLOSEST.format(a=c.term), " ").replace(MAYBE.format(b=c.term), " ")
+        rest = rest.replace(f"{c.term}:", " ")
+    for frame in (*FRAMES, NOT_FOUND):
+        rest = rest.replace(frame, " ")
+    if answer.abstained:
+        rest = re.sub(r"혹시 이 용어인가요\?.*", " ", rest)
+    return re.sub(r"\[\d+\]", " ", rest)
+
+
+@pytest.mark.slow
+def test_no_answer_in_the_labelled_set_says_anything_not_in_a_cited_definition(r):
+    from finterm.api import finish_turn, prepare
+    from finterm.rag.compose import SentenceScorer
+    from finterm.rag.followup import Turn
+    from finterm.rag.respond import respond
+
+    scorer = SentenceScorer(r, dense=False)  # the invariant does not depend on the dense term; it is slow here
+
+    def answer(q, history):
+        p = prepare(r, q, history=history)
+        return finish_turn(respond(r, p.result, p.intent, question=p.resolved.question,
+                                   carried=frozenset(p.resolved.carried), note=p.resolved.note, scorer=scorer), p)
+
+    by_id = {e.id: e for e in r.entries}
+    checked = 0
+    for row in rows():
+        history: list[Turn] = []
+        for turn in row.get("history", []):
+            history.append(Turn.from_answer(answer(turn["q"], history)))
+        a = answer(row["q"], history)
+        for s in a.sentences:
+            assert s.citations, (row["q"], s.text)
+            for n in s.citations:
+                assert s.text in by_id[a.citations[n - 1].id].definition, (row["q"], n, s.text)
+            checked += 1
+        assert not re.search(r"[가-힣A-Za-z]", leftover(a)), (row["q"], leftover(a), a.text)
+        assert a.abstained or a.sentences, row["q"]
+    assert checked > 500
+
+
+@pytest.mark.parametrize("question, intent", [
+    ("기준금리가 뭐야?", "define"), ("환율이 오르면 수출에 어떤 영향이 있어?", "effect"),
+    ("DSR은 어떻게 계산해?", "how"), ("공공재는 왜 정부가 공급해?", "why"), ("기준금리는 누가 정해?", "who"),
+    ("보완재의 예는?", "example"), ("인플레이션과 디플레이션의 차이", "difference"),
+    ("금리와 채권 가격의 관계", "relation"), ("비트코인 시세 알려줘", "cannot"), ("내일 코스피 오를까?", "cannot"),
+    ("어떤 ETF 사면 좋을지 추천해줘", "cannot"),
+])
+def test_intent_rules(question, intent):
+    assert intent_of(question).name == intent
+
+
+def test_an_effect_question_is_answered_with_the_movement_it_asks_about(r):
+    a = ask(r, "환율이 오르면 수출에 어떤 영향이 있어?")
+    assert a.intent == "effect" and a.citations[0].term == "평가절하"
+    assert "수출에 유리" in a.text.split("\n\n")[0]  # the answering sentence leads
+    assert a.text.startswith("평가절하: 원화가 절하되면")
+
+
+def test_a_description_close_to_two_terms_says_so_and_cites_both(r):
+    a = ask(r, "금리를 아무리 낮춰도 투자와 소비가 늘지 않는 상황")
+    assert a.text.startswith("이 설명에 가장 가까운 용어는 유동성 함정입니다:")
+    assert "구축효과일 수도 있습니다:" in a.text
+    assert [c.term for c in a.citations] == ["유동성 함정", "구축효과"] and "[2]" in a.text
+    assert a.confidence_label in ("보통", "낮음")
+
+
+def test_a_follow_up_is_about_the_last_term_and_says_so(r):
+    from finterm.rag.followup import Turn
+
+    first = ask(r, "기준금리가 뭐야?")
+    a = ask(r, "그럼 그게 오르면 대출 이자는 어떻게 돼?", history=[Turn.from_answer(first)])
+    assert a.note == "이전 질문의 '기준금리'에 대해 답합니다"
+    assert a.citations[0].term == "기준금리" and "예금·대출 금리" in a.text
+    assert a.asked == "그럼 그게 오르면 대출 이자는 어떻게 돼?" and a.question.startswith("기준금리가 오르면")
+    j = a.to_json()
+    assert j["note"] == a.note and j["terms"][0] == "기준금리"
+
+
+def test_that_difference_asks_about_the_last_two_terms(r):
+    from finterm.rag.followup import Turn
+
+    turns = [Turn.from_answer(ask(r, "인플레이션이 뭐야?"))]
+    turns.append(Turn.from_answer(ask(r, "디플레이션은?", history=turns)))
+    a = ask(r, "그 차이는?", history=turns)
+    assert {c.term for c in a.citations} == {"인플레이션", "디플레이션"}
+
+
+def test_a_live_price_is_refused_in_korean_then_defined(r):
+    a = ask(r, "비트코인 시세 알려줘")
+    assert a.text.startswith("용어집에는 실시간 시세나 현재 수치가 없어")
+    assert a.citations[0].term == "비트코인" and "가상자산" in a.text and a.notice
+
+
+def test_confidence_is_in_words_with_the_number_in_json(r):
+    a = ask(r, "기준금리가 뭐야?")
+    assert a.confidence_label == "높음" and a.to_json()["confidence"] == {"label": "높음", "value": 1.0}
+
+
+def test_next_steps_are_few_and_answerable(r):
+    a = ask(r, "금리를 아무리 낮춰도 투자와 소비가 늘지 않는 상황")
+    b = ask(r, "구축효과가 뭐야?")
+    for answer in (a, b):
+        assert len(answer.next_steps) <= 3
+        for step in answer.next_steps:
+            follow = ask(r, step.question)
+            assert not follow.abstained and follow.citations, step

@@ -1,0 +1,118 @@
+"""A toy world for the training tests: made-up terms, one-sentence definitions, a tiny base model.
+
+The base is a small GPT-NeoX pretrained here (full precision, a few seconds) as a plain language
+model on "documents" that list definitions and then repeat one of them — so, like a real
+pretrained model, it can copy text it has seen, but it has never seen finterm's `### 질문` prompt,
+its [n] markers or the refusal. `finterm train` must teach those through the 4-bit QLoRA path.
+
+Terms are split in two: `train` terms are oracles in training examples, `test` terms only appear
+as distractors there; the learning test asks about `test` terms, so a right answer is a copy from
+the prompt, not a memorised definition.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from finterm.index.entry import Entry
+from finterm.rag.prompt import INSTRUCTION, format_prompt
+from finterm.rag.train_data import REFUSAL, Example, named_question
+
+SYLLABLES = "가나다라마바사아자차카타파하거너더러머버서어저처커터퍼허고노도로모보소오조초"
+WORDS = ["물가", "금리", "환율", "소득", "수요", "공급", "예금", "대출", "채권", "주식", "세금", "정부",
+         "기업", "가계", "수출", "수입", "은행", "시장", "자산", "부채", "통화", "지표", "비용", "가격"]
+CONTEXT = 1024  # room for the glossary's real prompts (byte-level tokens) in the CLI test
+
+
+def toy_entries(n: int = 48, seed: int = 0) -> list[Entry]:
+    """`n` made-up terms, each defined by one short sentence that starts with the term (`가나다는 물가금리이다.`)."""
+    rng = random.Random(seed)
+    terms: list[str] = []
+    while len(terms) < n:
+        t = "".join(rng.choice(SYLLABLES) for _ in range(3))
+        if t not in terms:
+            terms.append(t)
+    return [Entry(id=f"toy{i:02d}", term=t, source="toy",
+                  definition=f"{t}는 {rng.choice(WORDS)}{rng.choice(WORDS)}이다.")
+            for i, t in enumerate(terms)]
+
+
+def split(entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """(train terms, test terms): every fourth entry is a test term."""
+    return [e for i, e in enumerate(entries) if i % 4], [e for i, e in enumerate(entries) if not i % 4]
+
+
+def toy_example(oracle: Entry | None, pool: list[Entry], rng: random.Random, *, question_term: str | None = None,
+                k: int = 3) -> Example:
+    """finterm's prompt with `k` definitions; with an oracle it is among them and the answer copies its
+    sentence with its [n]; without, the question names `question_term`, absent from the prompt."""
+    term = oracle.term if oracle else question_term
+    others = rng.sample([e for e in pool if e.term != term], k - (1 if oracle else 0))
+    shown = others[:]
+    if oracle:
+        shown.insert(rng.randrange(k), oracle)
+    n = shown.index(oracle) + 1 if oracle else 0
+    q = named_question(term, rng)
+    answer = f"{oracle.definition} [{n}]" if oracle else REFUSAL
+    return Example(prompt=format_prompt(q, shown), answer=answer, kind="grounded" if oracle else "refusal",
+                   question=q, origin="toy", entry_ids=tuple(e.id for e in shown), oracles=(n,) if n else ())
+
+
+def toy_examples(entries: list[Entry], count: int, *, refusal_share: float, seed: int,
+                 oracles: list[Entry] | None = None) -> list[Example]:
+    """`count` examples whose oracles come from `oracles` (default: the train terms); a share are refusals."""
+    rng = random.Random(seed)
+    train_terms, _ = split(entries)
+    oracles = oracles or train_terms
+    out = []
+    for _ in range(count):
+        if rng.random() < refusal_share:
+            out.append(toy_example(None, entries, rng, question_term=rng.choice(oracles).term))
+        else:
+            out.append(toy_example(rng.choice(oracles), entries, rng))
+    return out
+
+
+def build_copy_base(folder: Path, entries: list[Entry], *, steps: int = 200, seed: int = 0) -> Path:
+    """Write a tokenizer and a tiny GPT-NeoX, pretrained to continue a repeated definition, to `folder`."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    rng = random.Random(seed)
+    corpus = [e.definition for e in entries] * 3 + [INSTRUCTION, REFUSAL, format_prompt("가나다란?", entries[:3])]
+    corpus += [named_question(e.term, rng) for e in entries]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=600, special_tokens=["<|endoftext|>"], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    tok.save_pretrained(folder)
+    eos = tok.eos_token_id
+    config = GPTNeoXConfig(vocab_size=len(tok), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           intermediate_size=128, max_position_embeddings=CONTEXT, bos_token_id=eos,
+                           eos_token_id=eos, pad_token_id=eos)
+    torch.manual_seed(seed)
+    model = GPTNeoXForCausalLM(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+
+    def doc() -> list[int]:  # "A는 …. B는 …. C는 …. B는 …." : the last one is copied from above
+        shown = rng.sample(entries, 3)
+        text = " ".join(e.definition for e in shown) + " " + rng.choice(shown).definition
+        return tok(text)["input_ids"] + [eos]
+
+    model.train()
+    for _ in range(steps):
+        batch = [doc() for _ in range(16)]
+        width = max(map(len, batch))
+        ids = torch.tensor([b + [eos] * (width - len(b)) for b in batch])
+        labels = torch.tensor([b + [-100] * (width - len(b)) for b in batch])
+        model(input_ids=ids, labels=labels).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.save_pretrained(folder)
+    return folder
