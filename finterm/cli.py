@@ -356,8 +356,14 @@ def make_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("read", help="mark the glossary terms in a news article (text), most central first")
     s.add_argument("file", help="a UTF-8 text file, or '-' for stdin")
     s.add_argument("--json", action="store_true",
-                   help='print {"terms": [{"id", "term", "spans", "definition", "source", "score"}]}')
+                   help='print {"terms": [{"id", "term", "spans", "definition", "source", "score"}]} '
+                        '(and "questions" with --quiz)')
     s.add_argument("--anki", metavar="OUT.apkg", help="also export the terms found as Anki cards")
+    s.add_argument("--quiz", action="store_true",
+                   help="then a quiz on the terms found, answered on stdin and recorded like `finterm quiz` "
+                        "(with --json: the questions are printed, nothing is asked)")
+    s.add_argument("--n", type=int, default=None, help="questions in the --quiz (default 10; one per term found)")
+    s.add_argument("--seed", type=int, default=None, help="same seed, same --quiz questions (default: random)")
     s.add_argument("--index")
     s.set_defaults(func=cmd_read)
 

@@ -37,7 +37,7 @@ def _when(ts: float) -> str:
 
 def cmd_quiz(args) -> int:
     from finterm.api import open_retriever
-    from finterm.rag.quiz import CIRCLED, make_quiz
+    from finterm.rag.quiz import make_quiz
 
     if args.mock:
         return cmd_mock(args)
@@ -66,9 +66,18 @@ def cmd_quiz(args) -> int:
         return 0
     import time
 
+    take_quiz(questions, session=f"cli-{int(time.time())}")
+    return 0
+
+
+def take_quiz(questions, *, session: str) -> tuple[int, int]:
+    """Ask `questions` one by one on stdin, recording each answer as an FSRS review; (asked, right).
+
+    Shared by `finterm quiz` and `finterm read --quiz`. EOF or 'q' ends the quiz early.
+    """
+    from finterm.rag.quiz import CIRCLED
     from finterm.rag.study import Attempt, StudyDB
 
-    session = f"cli-{int(time.time())}"
     right = asked = 0
     print("복습 일정: 답마다 FSRS가 다음 복습 날짜를 정합니다 — 틀리면 곧 다시, 맞히면 점점 더 늦게 "
           "(3h = 맞혔지만 어려웠음, 3e = 쉬웠음).", file=sys.stderr)
@@ -91,7 +100,7 @@ def cmd_quiz(args) -> int:
                 print(f"오답입니다. 정답은 {CIRCLED[q.answer]} {q.options[q.answer]} (다음 복습 {_when(card.due)})")
             print(f"해설: {q.explanation}\n출처: {q.source}")
     print(f"\n{asked}문제 중 {right}문제 정답." + (" 진행 상황: finterm progress" if asked else ""))
-    return 0
+    return asked, right
 
 
 def _mock_choice(n: int) -> int | None | str:
@@ -171,6 +180,12 @@ def cmd_read(args) -> int:
     from finterm.api import open_retriever
     from finterm.rag.news import read_news
 
+    if args.n is not None and not args.quiz:
+        raise UsageError("--n은 --quiz와 함께 씁니다 (뉴스 퀴즈의 문항 수); --quiz를 더하세요")
+    if args.n is not None and args.n < 1:
+        raise UsageError(f"--n {args.n}은 너무 작습니다; 1문항 이상을 주세요")
+    if args.quiz and args.file == "-" and not args.json:
+        raise UsageError("--quiz는 답을 표준 입력에서 읽으므로 기사는 파일로 주세요 (finterm read 기사.txt --quiz)")
     if args.file == "-":
         text = sys.stdin.read()
     else:
@@ -180,13 +195,15 @@ def cmd_read(args) -> int:
             raise FintermError(f"cannot read {args.file}: {exc}; give a UTF-8 text file or '-' for stdin") from None
     retriever = open_retriever(args.index)
     found = read_news(retriever, text)
+    questions = _news_questions(retriever, found, args) if args.quiz else None
     if args.anki:
         from finterm.rag.export import export
 
         n = export([f.entry for f in found], args.anki)
         print(f"exported {n} cards to {args.anki}", file=sys.stderr)
     if args.json:
-        print_json({"terms": [f.to_json() for f in found]})
+        extra = {"questions": [q.to_json() for q in questions]} if questions is not None else {}
+        print_json({"terms": [f.to_json() for f in found], **extra})
         return 0
     if not found:
         print("용어집에 있는 용어를 찾지 못했습니다.")
@@ -199,7 +216,22 @@ def cmd_read(args) -> int:
     print(f"\n찾은 용어 {len(found)}개 (중요한 순):")
     for f in found:
         print(f"- {f.entry.term} ×{len(f.spans)}: {f.short_definition} ({f.entry.source})")
+    if questions is not None:
+        import time
+
+        print(f"\n이 기사의 용어로 퀴즈 {len(questions)}문제 (중요한 용어부터):")
+        take_quiz(questions, session=f"read-{int(time.time())}")
     return 0
+
+
+def _news_questions(retriever, found, args):
+    """The news reader's quiz on the terms found, as the app's 뉴스 읽기 page makes it (`news_quiz`)."""
+    import random
+
+    from finterm.rag.news import QUIZ_MAX, news_quiz
+
+    seed = random.randrange(1_000_000) if args.seed is None else args.seed
+    return news_quiz(retriever, found, QUIZ_MAX if args.n is None else args.n, seed=seed)
 
 
 def cmd_progress(args) -> int:

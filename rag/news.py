@@ -22,6 +22,7 @@ from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.index.normalize import name_keys
 
+QUIZ_MAX = 10  # questions in a quiz on an article's terms (one per term, most central first)
 MAX_CHARS = 200_000  # a pasted article, with room to spare; more is almost surely not one article
 _SKIP = re.compile(r"[\s\-_·・‧/]")  # dropped from the compact view, as name keys drop them
 _WORD = re.compile(r"\w+")  # a word: letters and digits between spaces and punctuation
@@ -152,11 +153,15 @@ def read_news(retriever, text: str) -> list[Found]:
     return NewsMarker.from_retriever(retriever).mark(text)
 
 
-def news_quiz(retriever, found: list[Found], n: int = 10, *, seed: int = 0):
-    """A quiz on the terms found (most central first), `n` questions at most, one per term."""
+def news_quiz(retriever, found: list[Found], n: int = QUIZ_MAX, *, seed: int = 0):
+    """A quiz on the terms found (most central first), `n` questions at most, one per term.
+
+    The app's 뉴스 읽기 page and `finterm read --quiz` both make their quiz here.
+    """
     from finterm.rag.quiz import make_quiz
 
     if not found:
-        raise FintermError("no glossary terms were found in the article, so there is nothing to quiz")
+        raise FintermError("기사에서 용어집 용어를 찾지 못해 퀴즈를 낼 수 없습니다 "
+                           "(no glossary terms were found in the article, so there is nothing to quiz)")
     ids = [f.entry.id for f in found][:n]
     return make_quiz(retriever, len(ids), seed=seed, first=ids)

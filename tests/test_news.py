@@ -133,3 +133,97 @@ def test_cli_read_json_text_and_anki(small_index, tmp_path, capsys, monkeypatch)
     assert "[GDP]가 줄고 [디플레이션] 우려" in out.out and "찾은 용어 2개" in out.out
     assert (tmp_path / "n.apkg").stat().st_size > 0 and "exported 2 cards" in out.err
     assert main(["read", str(tmp_path / "missing.txt"), "--index", str(small_index)]) == 1
+
+
+NEWS = ("한국은행이 기준금리를 동결했다. 미리 보여주는 지표에서 GDP는 줄고 인플레이션 우려는 여전하다. "
+        "기준금리 인하는 미뤄졌다.\n")
+
+
+def _read_json(argv, capsys, stdin=None, monkeypatch=None) -> dict:
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    capsys.readouterr()
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_read_quiz_asks_on_the_terms_found_most_central_first_and_records(small_index, tmp_path, capsys,
+                                                                               monkeypatch):
+    from finterm.rag.study import StudyDB
+
+    article = tmp_path / "기사.txt"
+    article.write_text(NEWS, encoding="utf-8")
+    argv = ["read", str(article), "--quiz", "--seed", "5", "--index", str(small_index)]
+    shown = _read_json([*argv, "--json"], capsys)
+    terms, questions = shown["terms"], shown["questions"]
+    assert [q["term_id"] for q in questions] == [t["id"] for t in terms]  # one per term, most central first
+    assert terms[0]["term"] == "기준금리" and len(questions) == 3
+    # right (and easy) on 1; an invalid "0" (asked again), then wrong on 2; then quit before 3
+    answers = f"{questions[0]['answer'] + 1}e\n0\n{(questions[1]['answer'] + 1) % 5 + 1}\nq\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(answers))
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "한국은행이 [기준금리]를 동결했다" in out and "찾은 용어 3개" in out
+    assert out.index("찾은 용어 3개") < out.index("이 기사의 용어로 퀴즈 3문제") < out.index("[1/3]")
+    assert questions[0]["prompt"] in out and "[3/3]" in out and "1부터 5까지의 번호를 입력하세요" in out
+    assert "정답입니다" in out and f"오답입니다. 정답은 {'①②③④⑤'[questions[1]['answer']]}" in out
+    assert "2문제 중 1문제 정답." in out
+    with StudyDB() as db:
+        rows = db.db.execute("SELECT term_id, correct, rating, session FROM attempts ORDER BY id").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [(questions[0]["term_id"], 1, 4), (questions[1]["term_id"], 0, 1)]
+    assert all(r[3].startswith("read-") for r in rows)
+
+
+def test_cli_read_quiz_json_prints_the_questions_and_asks_nothing(small_index, capsys, monkeypatch):
+    from finterm.rag.study import StudyDB
+
+    argv = ["read", "-", "--quiz", "--json", "--n", "2", "--seed", "1", "--index", str(small_index)]
+    out = _read_json(argv, capsys, NEWS, monkeypatch)
+    assert set(out) == {"terms", "questions"} and len(out["terms"]) == 3
+    assert [q["term_id"] for q in out["questions"]] == [t["id"] for t in out["terms"][:2]]
+    q = out["questions"][0]
+    assert {"id", "kind", "prompt", "options", "answer", "term_id", "explanation", "source"} <= set(q)
+    assert len(q["options"]) == 5 and q["source"] == "테스트 용어집"
+    assert _read_json(argv, capsys, NEWS, monkeypatch) == out  # same seed, same quiz
+    plain = _read_json(["read", "-", "--json", "--index", str(small_index)], capsys, NEWS, monkeypatch)
+    assert set(plain) == {"terms"}  # without --quiz the JSON is as before
+    with StudyDB() as db:
+        assert db.attempts_count() == 0
+
+
+def test_cli_read_quiz_errors_are_one_korean_line(small_index, tmp_path, capsys, monkeypatch):
+    article = tmp_path / "a.txt"
+    article.write_text(NEWS, encoding="utf-8")
+    empty = tmp_path / "b.txt"
+    empty.write_text("오늘 날씨가 맑고 바람이 분다.", encoding="utf-8")
+    idx = ["--index", str(small_index)]
+    cases = [
+        (["read", "-", "--quiz", *idx], 2, "기사는 파일로 주세요"),  # stdin holds the article, not the answers
+        (["read", str(article), "--n", "2", *idx], 2, "--n은 --quiz와 함께 씁니다"),
+        (["read", str(article), "--quiz", "--n", "0", *idx], 2, "--n 0은 너무 작습니다"),
+        (["read", str(empty), "--quiz", *idx], 1, "용어집 용어를 찾지 못해 퀴즈를 낼 수 없습니다"),
+        (["read", str(empty), "--quiz", "--json", *idx], 1, "용어집 용어를 찾지 못해 퀴즈를 낼 수 없습니다"),
+    ]
+    for argv, code, message in cases:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(NEWS))
+        capsys.readouterr()
+        assert main(argv) == code, argv
+        out = capsys.readouterr()
+        assert out.out == "", argv
+        assert out.err.startswith("finterm: error: ") and message in out.err and out.err.count("\n") == 1, out.err
+
+
+def test_cli_read_quiz_in_a_real_process_reads_answers_from_a_pipe(small_index, tmp_path, capsys):
+    import os
+    import subprocess
+
+    article = tmp_path / "a.txt"
+    article.write_text(NEWS, encoding="utf-8")
+    argv = ["read", str(article), "--quiz", "--n", "1", "--seed", "9", "--index", str(small_index)]
+    key = _read_json([*argv, "--json"], capsys)["questions"][0]["answer"]
+    env = {**os.environ, "FINTERM_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    p = subprocess.run([sys.executable, "-m", "finterm.cli", *argv], input=f"{key + 1}\n", capture_output=True,
+                       text=True, encoding="utf-8", env=env)
+    assert p.returncode == 0, p.stderr
+    assert "[1/1]" in p.stdout and "정답입니다" in p.stdout and "1문제 중 1문제 정답." in p.stdout
+    assert "FSRS" in p.stderr

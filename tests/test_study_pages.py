@@ -25,6 +25,15 @@ def quiz_script():
     study_pages.quiz_page()
 
 
+def news_then_quiz_script():
+    import streamlit as st
+
+    from finterm.ui import news_page, study_pages
+
+    # The app's two pages in one session, as the sidebar switches them (AppTest cannot switch to a function page).
+    study_pages.quiz_page() if st.session_state.get("page") == "quiz" else news_page.news_page()
+
+
 def app(script, small_index, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
@@ -62,6 +71,26 @@ def test_mock_page_no_feedback_until_submitted_then_score_sections_and_review(sm
         assert db.attempts_count() == 2
 
 
+def test_mock_page_past_the_time_limit_says_so_and_the_result_marks_it(small_index, monkeypatch):
+    at = app(mock_script, small_index, monkeypatch)
+    at.number_input(key="mock-n").set_value(3)
+    at.number_input(key="mock-minutes").set_value(1)
+    at.button[0].click().run()
+    run = at.session_state["mock_test"]
+    at.session_state["mock_test"] = {**run, "started": run["started"] - 120}  # two minutes ago, limit one
+    at.run()
+    assert not at.exception, at.exception
+    assert any("시간이 다 되었습니다" in e.value for e in at.error)
+    assert not any("남은 시간" in md.value for md in at.markdown)
+    item = run["test"].items[0].question
+    at.radio(key=f"mock-q-{item.id}").set_value(item.answer)
+    next(b for b in at.button if b.label == "제출하고 채점").click().run()
+    assert not at.exception, at.exception
+    result = at.session_state["mock_test"]["result"]
+    assert result.seconds >= 120 and result.correct == 1
+    assert any("걸린 시간 2분" in c.value and "/ 1분 · 제한 시간 초과" in c.value for c in at.caption)
+
+
 ARTICLE = ("한국은행이 기준금리를 동결했다. 미리 보여주는 지표에서 GDP는 줄고 인플레이션 우려는 여전하다. "
            "기준금리 인하는 미뤄졌다.")
 
@@ -84,6 +113,26 @@ def test_news_page_marks_terms_lists_them_and_makes_a_quiz_and_a_deck(small_inde
     assert [q.term_id for q in quiz["questions"]] == [f.entry.id for f in found]  # most central first
     assert any("퀴즈를 만들었습니다" in s.value for s in at.success)
     assert at.get("download_button")
+
+
+def test_a_quiz_made_on_the_news_page_is_answered_on_the_quiz_page_and_recorded(small_index, monkeypatch):
+    at = app(news_then_quiz_script, small_index, monkeypatch)
+    at.text_area(key="news-text").set_value(ARTICLE)
+    at.button[0].click().run()
+    at.button(key="news-quiz").click().run()
+    found = at.session_state["news_found"][1]
+    at.session_state["page"] = "quiz"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.get("progress")[0].proto.text == "점수 0 / 0 · 문제 1/3"  # waiting, no '새 퀴즈' needed
+    q = at.session_state["study_quiz"]["questions"][0]
+    assert q.term_id == found[0].entry.id == "t03"  # the most central term (기준금리) is asked first
+    at.radio(key=f"quiz-choice-{q.id}").set_value(q.answer).run()
+    at.button(key=f"quiz-submit-{q.id}").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("정답입니다") for s in at.success)
+    with StudyDB() as db:
+        assert db.db.execute("SELECT term_id, correct FROM attempts").fetchall() == [(q.term_id, 1)]
 
 
 def test_news_page_shows_article_markup_as_text(small_index, monkeypatch):

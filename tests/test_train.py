@@ -166,12 +166,23 @@ def test_saved_adapter_loads_through_the_user_path_in_4bit(toy, tmp_path, small_
     assert code == 0 and json.loads(capsys.readouterr().out)["generator"] == "qlora"
 
 
+# Why this is still xfail (measured on the shared 2-core build machine):
+# - The fine-tune is not the bottleneck: bench/train.py trains the toy in 4-bit at ~5 steps/s with 16
+#   examples a step, so a few hundred steps fit in a minute.
+# - The base is. build_copy_base pretrains on the same 48 fixed definitions the test asks about, so any
+#   "copy" it shows may be memory, not copying from the prompt. Pretrained instead on definitions drawn
+#   fresh for every document (2-5 of them, then repeated; a word-level tokenizer with one token per term
+#   and word), a tiny GPT-NeoX still did not learn to copy within a test's budget: greedy copies of a
+#   repeated fresh definition, 40 tries each — hidden 128 / 2 layers, 1,000-1,500 steps of batch 16:
+#   0-2/40; hidden 64 / 2 layers, full rotary: 5/40 at 750 steps; hidden 64 / 3 layers, full rotary:
+#   6/40 at 750, 1/40 at 2,000 (loss 0.69). The copy needs a 2-token key ("<term>는 " -> first word),
+#   i.e. an induction circuit, which had not formed in these runs.
+# Next: a base that copies fresh definitions reliably (more heads/steps, or a task with 1-token keys),
+# then this test with fresh definitions for the unseen terms at evaluation.
+@pytest.mark.xfail(run=False, reason="not passing yet, not run: no tiny base built within a test's budget copies "
+                   "fresh (unmemorised) definitions in context, so there is no copying for QLoRA to steer; see the "
+                   "comment above")
 @pytest.mark.slow
-@pytest.mark.xfail(run=False, reason="not passing yet, not run: 300 steps took ~10 min on the loaded 2-core "
-                   "machine and the loss only fell 5.1 -> 2.5 with no copying. Likely cause, not yet proven: the "
-                   "toy base barely copies (200 pretraining steps; a rough greedy check copied 2/20 definitions in "
-                   "its own format, 5/30 after 200 steps of a longer pretraining at lr 1e-2), so qkv-only LoRA would "
-                   "have to teach copying itself; the base's pretraining needs rework first")
 def test_learning_copies_the_right_sentence_and_refuses(toy, tmp_path):
     """Unseen test terms (never an oracle in training): copy their definition, refuse when absent."""
     from peft import LoraConfig, get_peft_model

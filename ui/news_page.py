@@ -31,7 +31,7 @@ def _quiz(retriever, found) -> None:
     from finterm.rag.news import news_quiz
     from finterm.ui.study_pages import QUIZ
 
-    questions = news_quiz(retriever, found, min(len(found), 10))
+    questions = news_quiz(retriever, found)
     st.session_state[QUIZ] = {"questions": questions, "i": 0, "right": 0, "answered": 0, "choice": None}
     st.session_state["news-quiz-made"] = len(questions)
 
