@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BOK, DATA, DEV, ROOT, covered, rank_of, read_jsonl, scratch_home, split_half  # noqa: E402
 
+
 def systems_for(new_embedder: str, new_ranker: str) -> dict[str, tuple[str, bool, dict]]:
     """name -> (embedder, question views in the index, RetrievalConfig fields)."""
     return {
