@@ -217,7 +217,7 @@ class Checker:
                 continue
             if self.r.df.get(form, 0) > _GENERIC_DF * n:
                 continue
-            words.setdefault(form, (tok.form + _CONCEPT_TAGS[tok.tag], self.r._idf(form)))
+            words.setdefault(form, (tok.form + _CONCEPT_TAGS[tok.tag], self.r.idf(form)))
         top = sorted(words, key=lambda f: -words[f][1])[: self.config.max_concepts]
         out = [(f, words[f][0], words[f][1]) for f in top]
         self._concepts[e.id] = out

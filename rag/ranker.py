@@ -37,6 +37,9 @@ class LinearRanker:
     abstain: dict  # the abstention model fitted on this ranker's output (see abstain.py)
     embedder: str | None = None  # the embedder it was fitted with
     view_offset: float = VIEW_OFFSET  # question-view cosine minus this competes with the passage cosine
+    # Hit scores shown and used by the answer composer are exp((score - best) / temperature): the
+    # temperature puts them on the scale the composer's priors were chosen on (bench/answers.py).
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         unknown = set(self.features) - set(FEATURES)
@@ -58,7 +61,7 @@ class LinearRanker:
         d = {"format": FORMAT, "name": self.name, "embedder": self.embedder, "features": list(self.features),
              "weights": [round(float(v), 6) for v in self.weights], "mean": [round(float(v), 6) for v in self.mean],
              "scale": [round(float(v), 6) for v in self.scale], "abstain": self.abstain,
-             "view_offset": round(float(self.view_offset), 5), **extra}
+             "view_offset": round(float(self.view_offset), 5), "temperature": self.temperature, **extra}
         return json.dumps(d, ensure_ascii=False, indent=1)
 
 
@@ -76,7 +79,8 @@ def read_ranker(path: str | Path) -> LinearRanker:
     if d.get("format") != FORMAT:
         raise ValueError(f"{path} has format {d.get('format')!r}, expected {FORMAT!r}; refit with bench/fit_ranker.py")
     return LinearRanker(d["name"], tuple(d["features"]), np.array(d["weights"]), np.array(d["mean"]),
-                        np.array(d["scale"]), d["abstain"], d.get("embedder"), float(d.get("view_offset", VIEW_OFFSET)))
+                        np.array(d["scale"]), d["abstain"], d.get("embedder"), float(d.get("view_offset", VIEW_OFFSET)),
+                        float(d.get("temperature", 1.0)))
 
 
 def bundled_path() -> Path:

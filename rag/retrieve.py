@@ -234,7 +234,8 @@ class Retriever:
         order = np.argsort(-scores, kind="stable")
         top = float(scores[order[0]]) if len(order) else 0.0
         # Scores shown to users: relative to the best hit, in (0, 1].
-        hits = [Hit(self.entries[c.ids[j]], math.exp(max(-50.0, float(scores[j]) - top)),
+        temp = self.ranker.temperature
+        hits = [Hit(self.entries[c.ids[j]], math.exp(max(-50.0, (float(scores[j]) - top) / temp)),
                     "name" if c.name_signal(c.ids[j]) >= 0.5 else "fused") for j in order]
         if c.exact or c.promoted:
             first = c.exact or c.promoted

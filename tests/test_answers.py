@@ -61,7 +61,7 @@ def leftover(answer) -> str:
     rest = answer.text
     for s in sorted(answer.sentences, key=lambda s: -len(s.text)):
         rest = rest.replace(s.text, " ")
-    for c in answer.citations:
+    for c in sorted(answer.citations, key=lambda c: -len(c.term)):  # 깡통전세 before 전세
         rest = rest.replace(CLOSEST.format(a=c.term), " ").replace(MAYBE.format(b=c.term), " ")
         rest = rest.replace(f"{c.term}:", " ")
     for frame in (*FRAMES, NOT_FOUND):
