@@ -54,7 +54,7 @@ def rebuild_hint(path: Path | None) -> str:
 
 
 CHECKED_FILES = ("entries.jsonl", "vectors.faiss", "tokens.json", "heads.json", "views.npy", "views.json")
-INDEX_FILES = frozenset({"manifest.json", "entries.jsonl", "vectors.faiss", "tokens.json", "heads.json"})
+INDEX_FILES = frozenset({"manifest.json", *CHECKED_FILES})
 
 
 def check_out(out: Path) -> Path:
@@ -303,7 +303,7 @@ def load_index(path: Path) -> IndexData:
             views = np.load(path / "views.npy", allow_pickle=False).astype(np.float32)
             pairs = json.loads((path / "views.json").read_text(encoding="utf-8"))
             view_rows = np.array([int(r) for r, _ in pairs], dtype=np.int64)
-            if views.shape != (manifest["views"], manifest["dim"]) or len(view_rows) != len(views) \
+            if views.ndim != 2 or len(views) != manifest["views"] or len(view_rows) != len(views) \
                     or (len(view_rows) and not 0 <= view_rows.min() <= view_rows.max() < manifest["entries"]):
                 raise ValueError(f"views.npy/views.json do not match the manifest's {manifest['views']} views")
     except (ValueError, OSError, RuntimeError, TypeError, RecursionError) as exc:
@@ -315,6 +315,8 @@ def load_index(path: Path) -> IndexData:
     if vectors.d != manifest["dim"]:
         raise _corrupt(path, f"vectors.faiss holds vectors of dimension {vectors.d}, manifest.json says "
                              f"dimension {manifest['dim']}")
+    if views is not None and views.shape[1] != vectors.d:
+        raise _corrupt(path, f"views.npy holds vectors of dimension {views.shape[1]}, vectors.faiss {vectors.d}")
     if len({e.id for e in entries}) != len(entries):
         raise FintermError(f"index at {path} has entries sharing an id (made by an older finterm); rebuild it "
                            f"with `{rebuild_hint(path)}`")

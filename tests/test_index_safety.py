@@ -95,7 +95,7 @@ def _manifest(path: Path) -> dict:
 
 def test_manifest_records_a_checksum_of_each_file(index_copy):
     files = _manifest(index_copy)["files"]
-    assert set(files) == {"entries.jsonl", "vectors.faiss", "tokens.json", "heads.json"}
+    assert set(files) == {"entries.jsonl", "vectors.faiss", "tokens.json", "heads.json", "views.npy", "views.json"}
 
 
 def test_a_bit_flip_in_the_vectors_is_detected(index_copy):
