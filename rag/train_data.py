@@ -195,7 +195,9 @@ def _example(retriever, q: str, found: list[int], origin: str, refusal: bool, k:
     if refusal:
         shown = distractors[:k]
     else:
-        shown = [i for i in hits if i in found or i in distractors[:k - len(found)]][:k]
+        keep = distractors[:k - len(found)]
+        # retrieval's order first; random fillers (retrieval gave too few, or abstained) after it
+        shown = ([i for i in hits if i in found or i in keep] + [i for i in keep if i not in hits])[:k]
         for i in found:  # an oracle that retrieval missed goes in at a random place
             if i not in shown:
                 if len(shown) >= k:
