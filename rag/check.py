@@ -21,6 +21,7 @@ from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.index.morph import STOP, kiwi, tokens
 from finterm.index.normalize import name_keys, norm_key
+from finterm.index.views import best_per_entry
 from finterm.rag.direction import contradicts, direction, direction_claims
 from finterm.rag.query import EmptyQuery
 from finterm.rag.quiz import head, mask_names, name_pattern
@@ -278,6 +279,12 @@ class Checker:
         qv = self.embedder.embed_queries([text])[0]
         cands = [ref, *self.rivals(ref, qv)]
         cos = (self.definition_vectors(cands) @ qv).max(axis=1)
+        data = self.r.data
+        if data.views is not None and len(data.views) and self.embedder is self.r.embedder:
+            # The questions written about an entry (index/views.py) say what it is in everyday words: an
+            # answer as close to one of them as to the definition fits ("물건 하나 더 만들면 드는 돈").
+            best = best_per_entry(data.views @ qv, data.view_rows, len(self.r.entries))
+            cos = np.maximum(cos, [best[self._pos[e.id]] for e in cands])
         index = self.r.data.vectors
         passage = [float(index.reconstruct(self._pos[e.id]) @ qv) for e in cands]
         toks = set(tokens(text, drop_stop=False))

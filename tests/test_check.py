@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +172,22 @@ def test_highlights_cover_whole_words_never_half_a_word():
     assert marked == ["생산량", "늘릴", "비용", "한계비용", "늘린다"]  # 한계|비용 is one word
     md = highlighted(text, ("생산량",))
     assert md.startswith(":orange-background[**생산량**]을 ")  # the particle stays outside the mark
+
+
+def test_a_colloquial_answer_is_helped_by_the_questions_written_about_the_term(tmp_path):
+    """"물건 하나 더 만들면 드는 돈" shares few words with 한계비용's definition, but is close to the everyday
+    questions written about it (index/views.py): the same check scores higher with them in the index."""
+    from finterm.api import build
+    from finterm.rag.check import Checker
+    from finterm.rag.retrieve import Retriever
+
+    mini = Path(__file__).parent / "data" / "mini_glossary.jsonl"
+    scores = {}
+    for views in (False, None):
+        out = tmp_path / f"ix-{views}"
+        build([mini], out, progress=False, log=lambda m: None, questions=views)
+        r = Retriever.open(out)
+        assert (r.data.views is not None) == (views is None)
+        scores[views] = Checker(r).check("물건 하나 더 만들면 드는 돈", term="한계비용")
+    assert scores[None].score > scores[False].score
+    assert scores[None].verdict in ("partial", "correct")
