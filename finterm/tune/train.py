@@ -54,49 +54,59 @@ def trainable(model) -> list:
     return params
 
 
-def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[str], cfg: TrainConfig,
-          log=print) -> dict:
-    """Tune `model` in place; returns the float32 tensors to write back plus timing."""
+def _fit(model, n: int, cfg: TrainConfig, batch_loss, log, every: int) -> dict:
+    """The loop both ways share: seeded shuffles of `n` pairs, AdamW with linear warm-up and decay over
+    the trainable tensors, `batch_loss(indices)` per batch; returns the tensors to write back."""
     import torch
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = random.Random(cfg.seed)
-    params = trainable(model)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    steps = cfg.epochs * ((len(pairs) + cfg.batch - 1) // cfg.batch)
+    opt = torch.optim.AdamW(trainable(model), lr=cfg.lr, weight_decay=0.0)
+    steps = cfg.epochs * ((n + cfg.batch - 1) // cfg.batch)
     warm = max(1, int(cfg.warmup * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     model.train()
     started, step = time.time(), 0
-    order = list(range(len(pairs)))
+    order = list(range(n))
     for epoch in range(cfg.epochs):
         rng.shuffle(order)
         total = 0.0
         for b in range(0, len(order), cfg.batch):
             idx = order[b:b + cfg.batch]
-            qs = [pairs[i].q for i in idx]
-            ents = [pairs[i].entry for i in idx] + [negatives[i] for i in idx]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                qv = encode(model, tok, qs, "query: ", max_len=cfg.query_len)
-                pv = encode(model, tok, [passages[e] for e in ents], "passage: ", max_len=cfg.passage_len)
-            logits = cfg.scale * qv @ pv.T
-            own = torch.tensor([[e == pairs[i].entry for e in ents] for i in idx])
-            own[range(len(idx)), range(len(idx))] = False  # the positive itself stays
-            logits = logits.masked_fill(own, float("-inf"))
-            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(idx)))
+            loss = batch_loss(idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             step += 1
             total += float(loss.detach()) * len(idx)
-            if step % 10 == 0:
+            if step % every == 0:
                 log(f"  step {step}/{steps}  loss {float(loss.detach()):.3f}  {time.time() - started:.0f} s")
         log(f"epoch {epoch + 1}: mean loss {total / len(order):.4f}  ({time.time() - started:.0f} s)")
     model.eval()
     return {"tensors": float_state(model), "seconds": round(time.time() - started, 1), "steps": steps}
+
+
+def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[str], cfg: TrainConfig,
+          log=print) -> dict:
+    """Tune `model` in place; returns the float32 tensors to write back plus timing."""
+    import torch
+
+    def batch_loss(idx: list[int]):
+        qs = [pairs[i].q for i in idx]
+        ents = [pairs[i].entry for i in idx] + [negatives[i] for i in idx]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            qv = encode(model, tok, qs, "query: ", max_len=cfg.query_len)
+            pv = encode(model, tok, [passages[e] for e in ents], "passage: ", max_len=cfg.passage_len)
+        logits = cfg.scale * qv @ pv.T
+        own = torch.tensor([[e == pairs[i].entry for e in ents] for i in idx])
+        own[range(len(idx)), range(len(idx))] = False  # the positive itself stays
+        logits = logits.masked_fill(own, float("-inf"))
+        return torch.nn.functional.cross_entropy(logits, torch.arange(len(idx)))
+
+    return _fit(model, len(pairs), cfg, batch_loss, log, every=10)
 
 
 def train_queries(model, tok, pairs: list[Pair], pvecs, same: list[set[int]], cfg: TrainConfig,
@@ -108,41 +118,17 @@ def train_queries(model, tok, pairs: list[Pair], pvecs, same: list[set[int]], cf
     import numpy as np
     import torch
 
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
-    rng = random.Random(cfg.seed)
-    params = trainable(model)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    steps = cfg.epochs * ((len(pairs) + cfg.batch - 1) // cfg.batch)
-    warm = max(1, int(cfg.warmup * steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     P = torch.from_numpy(np.ascontiguousarray(pvecs, dtype=np.float32))
-    model.train()
-    started, step = time.time(), 0
-    order = list(range(len(pairs)))
-    for epoch in range(cfg.epochs):
-        rng.shuffle(order)
-        total = 0.0
-        for b in range(0, len(order), cfg.batch):
-            idx = order[b:b + cfg.batch]
-            qv = encode(model, tok, [pairs[i].q for i in idx], "query: ", max_len=cfg.query_len)
-            logits = cfg.scale * qv @ P.T
-            mask = torch.zeros_like(logits, dtype=torch.bool)
-            for r, i in enumerate(idx):
-                others = list(same[pairs[i].entry])
-                if others:
-                    mask[r, others] = True
-            logits = logits.masked_fill(mask, float("-inf"))
-            loss = torch.nn.functional.cross_entropy(logits, torch.tensor([pairs[i].entry for i in idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            total += float(loss.detach()) * len(idx)
-            if step % 25 == 0:
-                log(f"  step {step}/{steps}  loss {float(loss.detach()):.3f}  {time.time() - started:.0f} s")
-        log(f"epoch {epoch + 1}: mean loss {total / len(order):.4f}  ({time.time() - started:.0f} s)")
-    model.eval()
-    return {"tensors": float_state(model), "seconds": round(time.time() - started, 1), "steps": steps}
+
+    def batch_loss(idx: list[int]):
+        qv = encode(model, tok, [pairs[i].q for i in idx], "query: ", max_len=cfg.query_len)
+        logits = cfg.scale * qv @ P.T
+        mask = torch.zeros_like(logits, dtype=torch.bool)
+        for r, i in enumerate(idx):
+            others = list(same[pairs[i].entry])
+            if others:
+                mask[r, others] = True
+        logits = logits.masked_fill(mask, float("-inf"))
+        return torch.nn.functional.cross_entropy(logits, torch.tensor([pairs[i].entry for i in idx]))
+
+    return _fit(model, len(pairs), cfg, batch_loss, log, every=25)
