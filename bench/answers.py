@@ -80,7 +80,7 @@ def report(rows, results, name: str) -> dict[str, float]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--split", choices=["tuning", "holdout", "all"], default="all")
+    p.add_argument("--split", choices=["tuning", "holdout", "fresh", "all"], default="all")
     p.add_argument("--intent", action="append", help="only these labelled intents (repeatable)")
     p.add_argument("--show-fails", action="store_true")
     p.add_argument("--no-before", action="store_true", help="skip today's answer")
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         return calibrate(retriever, [r for r in rows if r["split"] == "tuning"], args.every)
     if args.descriptions:
         return descriptions(retriever, TUNING_SETS[1:] if args.split == "tuning" else HOLDOUT_SETS, args.every)
-    splits = ["tuning", "holdout"] if args.split == "all" else [args.split]
+    splits = ["tuning", "holdout", "fresh"] if args.split == "all" else [args.split]
     for split in splits:
         part = [r for r in rows if r["split"] == split]
         print(f"{split} ({len(part)} questions)")

@@ -26,11 +26,13 @@ CUES = {
     "effect": re.compile(r"\S(으)?면[ ,]|\S수록|영향을|이어지|이어져|결과"),
     "how": re.compile(r"=|÷|×|계산|구하|구한|나누어|나눈|뺀|빼서|더한|더해|곱해|곱한|합으로|결정하|결정한|"
                       r"정한다|정하는|정해|측정|대안|수단"),
-    "why": re.compile(r"때문|위해|위한|목적|므로|이유|려는|려고|막기|막으려|생기며|생긴다|나타나며"),
+    "why": re.compile(r"때문|위해|위한|목적|므로|이유|려는|려고|막기|막으려|생기며|생긴다|나타나며|도록\s*(해|하|한|만든)|유인|원인|배경|계기|확산되|(으)?로\s*인해"),
     "who": re.compile(r"한국은행|국가데이터처|통계청|위원회|공사|거래소|금융결제원|국세청|기획재정부|재정경제부|연준|"
-                      r"정부가|회사가|기관이|이코노미스트|발표|작성|운영|발행|관리|보증|조사|설립|주도|사무국|본부|세워"),
-    "example": re.compile(r"예를 들어|예컨대|예이다|예다|예로|사례|대표적|들 수 있|예이며"),
-    "relation": re.compile(r"관계|반대로 움직|비례|역의|음\(|양\(|함께 움직|같아진|대응|면적|구분된다|다르다"),
+                      r"정부가|회사가|기관이|이코노미스트|발표|작성|운영|발행|관리|보증|조사|설립|주도|사무국|본부|세워|"
+                     r"학자|처음\s*(쓴|썼|제시|사용)|제안|고안|주장|창시|이름을\s*땄"),
+    "example": re.compile(r"예를 들어|예컨대|예이다|예다|예로|사례|대표적|들 수 있|예이며|"
+                         r"\S+, \S+.{0,40}등(이|을|에|도)\s*(있|해당|꼽|포함|속)"),
+    "relation": re.compile(r"관계|\S수록|반대로 움직|비례|역의|음\(|양\(|함께 움직|같아진|대응|면적|구분된다|다르다"),
 }
 # Question words that only name the kind of answer wanted; they are not looked for in definitions.
 _ASKING = frozenset("영향 계산 공식 구하 방법 이유 예시 사례 관계 기관 어디 누구 누가 측정 정하 결정 생기 좋 대안 "
@@ -159,7 +161,7 @@ class SentenceScorer:
             for pos, s in enumerate(entry_sentences(h.entry.definition)):
                 base = (w.lexical * self.lexical(qtoks, s, h.entry.term)
                         + (w.cue if cue is not None and cue.search(s) else 0.0)
-                        + (w.formula if intent == "how" and _FORMULA.search(s) else 0.0)
+                        + (w.formula if intent in FORMULA_INTENTS and _FORMULA.search(s) else 0.0)
                         + (w.named if h.entry.id in named and (rank == 0 or h.match != "fused") else 0.0)
                         + w.direction * direction_fit(qclaims, s)
                         + w.prior * max(0.0, h.score)
@@ -179,6 +181,8 @@ class SentenceScorer:
 
 
 _FORMULA = re.compile(r"=|÷|×")
+# A formula answers "how" and states a relation between quantities exactly ("명목이자율 ≈ 실질이자율 + …").
+FORMULA_INTENTS = frozenset({"how", "relation"})
 # A sentence that leans on the one before it ("이 때문에 수요곡선은 우하향한다") is shown after it.
 LEANS_BACK = re.compile(r"^(이\s*때문에|이처럼|이에\s*따라|따라서|그래서|그러므로|즉|이런\s*이유로)")
 

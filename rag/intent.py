@@ -31,7 +31,8 @@ _CANNOT = (
 )
 
 _RULES = (
-    ("relation", re.compile(r"관계|상관|연관|연결")),
+    # Not inside a name: 관계기업, 산업연관표, 연결재무제표 are terms, not "relation" cues.
+    ("relation", re.compile(r"관계(?!기업|회사|형|사\b)|상관|연관(?!표|산업)|연결(?!재무|납세|회계|기준|실체|대상)")),
     ("example", re.compile(r"예시|예를|예는|예가|예로|예\s*좀|예\s*들|의\s*예\W*$|사례|example", re.IGNORECASE)),
     ("who", re.compile(r"누가|누구|어디서|어디에서|어디가|어디에|어느\s*(기관|나라|곳|시장)|기관은|기관이|발표\s*기관|"
                        r"운영\s*기관|주도")),

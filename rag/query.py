@@ -42,12 +42,20 @@ def question_core(query: str) -> str:
 _ASKING = frozenset("뭐 무엇 무슨 왜 어떻게 어떤 설명 뜻 의미 개념 정의 알려주 궁금".split())
 
 
+# "DTI 구하는 법", "명목 GDP 계산하는 방법": a how-question about the one or two words before it (a name),
+# not a description of a concept ("감가상각비를 매년 같게 계산하는 방법" is one: an adverb before the verb).
+_HOW_IDIOM = re.compile(r"^\s*(\S+\s+)?\S+?(?<![게히로])\s*(을|를|의)?\s+(구하|계산하|산출하|산정하|따지|읽|보)는"
+                        r"\s*(법|방법)\s*(은|이)?\s*[?？!.]*\s*$")
+
+
 def is_description(query: str) -> bool:
     """True for a noun phrase that describes a concept: "…을 갚지 못하는 상태", "수출액에서 수입액을 뺀 것".
 
     An adnominal ending (-는/-ㄴ/-ㄹ) somewhere, a noun at the end, and no question words. In such
     a phrase the glossary names it contains are its building blocks, not what it asks for.
     """
+    if _HOW_IDIOM.search(query[:200]):
+        return False
     toks = [t for t in analyse(query[:200]) if not t.tag.startswith(("S", "J"))]
     if not toks or not toks[-1].tag.startswith(("NN", "NR", "XSN")):
         return False

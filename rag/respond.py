@@ -21,7 +21,7 @@ import re
 
 from finterm.index.normalize import norm_key, to_jamo
 from finterm.rag.answer import Answer, Citation, NextStep, Sentence, not_found
-from finterm.rag.compose import CUES, LEANS_BACK, SentenceScorer, entry_sentences, named_entries, with_related
+from finterm.rag.compose import CUES, FORMULA_INTENTS, LEANS_BACK, SentenceScorer, entry_sentences, named_entries, with_related
 from finterm.rag.intent import Intent
 from finterm.rag.retrieve import Hit, SearchResult
 
@@ -47,7 +47,7 @@ HIGH, LOW = 0.8, 0.5
 CLOSE_MARGIN = 0.25
 _FORMULA = re.compile(r"=|÷")
 # Intents whose candidate sentences include the top hits' related entries (chosen on the tuning half).
-WIDEN = frozenset({"relation"})
+WIDEN = frozenset({"relation", "effect"})
 
 
 def has_final(word: str) -> bool:
@@ -181,10 +181,17 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
         if LEANS_BACK.search(best.text) and best.pos > 0:  # "이 때문에 …": the reason is the sentence before
             lines.insert(0, sents[best.pos - 1])
         same = [s for s in scored[1:] if s.rank == best.rank]
+        if best.pos == 0:  # the defining sentence is context: the answer is the best sentence of the asked shape
+            same = sorted(same, key=lambda s: not _has_shape(intent.name, s.text))
         cue = CUES.get(intent.name)
-        # A second answering sentence of the same entry when it is nearly as good ("…때문이다" after the fact).
-        if same and same[0].score >= 0.85 * best.score and cue is not None and cue.search(same[0].text):
+        # A second answering sentence of the same entry when it is nearly as good ("…때문이다" after the fact),
+        # or whenever the best one is only the defining sentence and the next has the intent's shape
+        # (피셔 방정식's definition, then its formula "명목이자율 ≈ 실질이자율 + 기대인플레이션율").
+        if same and (same[0].score >= 0.85 * best.score or best.pos == 0) and _has_shape(intent.name, same[0].text):
             lines.append(same[0].text)
+            # After a defining sentence, a second sentence of the asked shape too (a reason and its cause).
+            if best.pos == 0 and len(same) > 1 and _has_shape(intent.name, same[1].text):
+                lines.append(same[1].text)
         defining = _defining(main.entry)
         if defining not in lines:
             lines.append(defining)
@@ -192,6 +199,8 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
         rival = next((s for s in scored[1:] if s.rank != best.rank), None)
         if rival is not None and rival.score >= 0.9 * best.score and cue is not None and cue.search(rival.text):
             b.add(hits[rival.rank], [rival.text])
+        if intent.name == "relation":  # "A와 B의 관계": each named side gets its own best sentence, cited
+            _add_named_sides(b, question, hits, scored)
         by_entry = {}
         for s in scored:
             by_entry.setdefault(s.rank, s.score)
@@ -200,6 +209,29 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
     steps = next_steps(retriever, b.cited[0], b.cited, other, {s.text for s in b.sentences})
     return b.answer(result, intent.name, confidence=p, confidence_label=label_of(p), note=note,
                     notice=notice, next_steps=steps)
+
+
+def _has_shape(intent: str, text: str) -> bool:
+    """The sentence has the shape the intent asks for: its cue, or a formula for how/relation."""
+    cue = CUES.get(intent)
+    return bool(cue is not None and cue.search(text)) or (intent in FORMULA_INTENTS and bool(_FORMULA.search(text)))
+
+
+def _add_named_sides(b, question: str, hits: list[Hit], scored, most: int = 2) -> None:
+    """The best sentence of each entry the question names that the answer does not cite yet (at most `most`).
+
+    "대체재 사이의 교차탄력성 관계" is answered by 교차탄력성's sentence about signs and by 대체재's
+    sentence saying its cross elasticity is positive; a reader wants both sides of a relation, cited.
+    """
+    named = named_entries(question, hits)
+    cited = {h.entry.id for h in b.cited}
+    added = 0
+    for s in scored:
+        h = hits[s.rank]
+        if added < most and h.entry.id in named and h.entry.id not in cited:
+            b.add(h, [s.text])
+            cited.add(h.entry.id)
+            added += 1
 
 
 def _contrast(entry, other) -> list[str]:

@@ -108,6 +108,9 @@ def test_no_answer_in_the_labelled_set_says_anything_not_in_a_cited_definition(r
     ("보완재의 예는?", "example"), ("인플레이션과 디플레이션의 차이", "difference"),
     ("금리와 채권 가격의 관계", "relation"), ("비트코인 시세 알려줘", "cannot"), ("내일 코스피 오를까?", "cannot"),
     ("어떤 ETF 사면 좋을지 추천해줘", "cannot"),
+    # a cue word inside a name is not a cue: 산업연관표, 연결재무제표
+    ("우리나라 산업연관표는 어느 기관이 만들어?", "who"), ("연결재무제표가 뭐야", "define"),
+    ("이자율하고 화폐수요는 무슨 관계야", "relation"),
 ])
 def test_intent_rules(question, intent):
     assert intent_of(question).name == intent
@@ -168,3 +171,25 @@ def test_next_steps_are_few_and_answerable(r):
         for step in answer.next_steps:
             follow = ask(r, step.question)
             assert not follow.abstained and follow.citations, step
+
+
+def test_a_relation_answer_gives_the_formula_after_the_defining_sentence(r):
+    a = ask(r, "명목이자율과 실질이자율, 기대인플레이션의 관계")
+    assert a.intent == "relation" and a.citations[0].term == "피셔 방정식"
+    first = a.text.split("\n\n")[0]
+    assert "관계식이다" in first and "명목이자율 ≈ 실질이자율 + 기대인플레이션율" in first
+
+
+def test_a_why_answer_after_the_defining_sentence_gives_the_reasons(r):
+    a = ask(r, "회사가 너무 커지면 왜 평균비용이 오히려 올라가?")
+    assert a.intent == "why" and a.citations[0].term == "규모의 불경제"
+    assert "의사소통과 관리가 어려워지고" in a.text
+
+
+def test_a_how_to_idiom_names_its_term_rather_than_describing_one(r):
+    from finterm.rag.query import is_description
+
+    assert not is_description("DTI 구하는 법") and not is_description("명목 GDP 계산하는 방법")
+    assert is_description("감가상각비를 매년 같게 계산하는 방법")  # an adverb before the verb: a description
+    a = ask(r, "DTI 구하는 법")
+    assert not a.abstained and a.citations[0].term == "총부채상환비율" and "÷ 연소득" in a.text
