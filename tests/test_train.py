@@ -10,7 +10,16 @@ import json
 import random
 
 import pytest
-from tiny_train import REFUSAL, build_copy_base, split, toy_entries, toy_example, toy_examples
+from tiny_train import (
+    REFUSAL,
+    build_copy_base,
+    build_recall_base,
+    fresh_definitions,
+    split,
+    toy_entries,
+    toy_example,
+    toy_examples,
+)
 
 from finterm import FintermError
 from finterm.cli import main
@@ -166,38 +175,56 @@ def test_saved_adapter_loads_through_the_user_path_in_4bit(toy, tmp_path, small_
     assert code == 0 and json.loads(capsys.readouterr().out)["generator"] == "qlora"
 
 
-# Why this is still xfail (measured on the shared 2-core build machine):
-# - The fine-tune is not the bottleneck: bench/train.py trains the toy in 4-bit at ~5 steps/s with 16
-#   examples a step, so a few hundred steps fit in a minute.
-# - The base is. build_copy_base pretrains on the same 48 fixed definitions the test asks about, so any
-#   "copy" it shows may be memory, not copying from the prompt. Pretrained instead on definitions drawn
-#   fresh for every document (2-5 of them, then repeated; a word-level tokenizer with one token per term
-#   and word), a tiny GPT-NeoX still did not learn to copy within a test's budget: greedy copies of a
-#   repeated fresh definition, 40 tries each — hidden 128 / 2 layers, 1,000-1,500 steps of batch 16:
-#   0-2/40; hidden 64 / 2 layers, full rotary: 5/40 at 750 steps; hidden 64 / 3 layers, full rotary:
-#   6/40 at 750, 1/40 at 2,000 (loss 0.69). The copy needs a 2-token key ("<term>는 " -> first word),
-#   i.e. an induction circuit, which had not formed in these runs.
-# Next: a base that copies fresh definitions reliably (more heads/steps, or a task with 1-token keys),
-# then this test with fresh definitions for the unseen terms at evaluation.
-@pytest.mark.xfail(run=False, reason="not passing yet, not run: no tiny base built within a test's budget copies "
-                   "fresh (unmemorised) definitions in context, so there is no copying for QLoRA to steer; see the "
-                   "comment above")
+@pytest.fixture(scope="session")
+def recall_toy(tmp_path_factory):
+    """(entries, base folder): the toy world with a base pretrained on associative recall, built once."""
+    entries = toy_entries()
+    return entries, build_recall_base(tmp_path_factory.mktemp("recall-base"), entries)
+
+
+# Why this is still xfail (measured on the shared 2-core build machine, one thread, niced):
+# - The fine-tune is not the bottleneck: the 4-bit QLoRA loop runs the toy at ~25 steps/s (batch 8).
+# - The base was, and is now half solved. build_copy_base (the other tests' base) memorises the 48 fixed
+#   definitions. Pretrained on fresh definitions as plain text ("A는 ... B는 ... B는 ..."), tiny GPT-NeoX
+#   bases copied 0-6/40 (BPE terms, 2-token key "<term>는"). build_recall_base (tiny_train.py; its tokenizer
+#   has one token per term, per word and per "는 <word>") pretrains on associative recall with
+#   fresh values every document and the loss on the copied values only: copy of both values on fresh
+#   documents 0.92-0.998 after 1,200 steps of 32 (~90 s). What made it form: the loss on the copied
+#   tokens only (the plain LM loss: 0.20 after 2,000 steps), keys that are also values (term tokens as
+#   keys only: 0.23 per token after 600 steps, words 0.90), no separator between key and value ("k = v":
+#   0.19 after 800 steps), and no plain sentences until the circuit has formed (10 % from the start: no
+#   circuit after 1,200 steps).
+# - QLoRA on that base learns to copy, not yet to refuse. This test, run once with --runxfail: copy 0.00 ->
+#   0.71 on 24 prompts about the 12 test terms with fresh definitions (loss 1.10 -> 0.17 over 1,500 steps
+#   of 8), refusal 0.00 -> 0.00; 280 s to build the base and 177 s for the test (149 s of it training)
+#   with another job loading the machine (~90 s and ~60 s unloaded). In a first script with a slightly
+#   different value pool: copy 0.00 -> 0.21 (600 steps), 0.25 (1,500), 0.08 (3,000); its misses started
+#   with the asked term and then copied another definition's words. The adapter learns the refusal
+#   sentence (it wrote "...정의에서 답을 찾을 수 없습니다." after the term) but not when to say it.
+# Next: refusal. A recall task whose query may ask for a key that is absent (so "not there" is a base
+# skill, in the recall format, not finterm's), then this test; and a faster base (the build is most of it).
+@pytest.mark.xfail(run=False, reason="not passing yet, not run: QLoRA on the recall base copies the right "
+                   "definition for unseen terms (0.00 -> 0.71) but does not learn when to refuse (0.00 -> "
+                   "0.00); see the comment above")
 @pytest.mark.slow
-def test_learning_copies_the_right_sentence_and_refuses(toy, tmp_path):
-    """Unseen test terms (never an oracle in training): copy their definition, refuse when absent."""
+def test_learning_copies_the_right_sentence_and_refuses(recall_toy, tmp_path):
+    """Unseen test terms (never an oracle in training) with definitions drawn anew for the test: copy their
+    definition from the prompt, refuse when it is absent; more often than the same base before training."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     from finterm.rag.generate import GeneratorConfig, QLoRAGenerator
 
-    entries, base = toy
+    entries, base = recall_toy
     fresh = tmp_path / "fresh"  # a new LoRA (B = 0): exactly the base model, "before training"
     get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(
         r=16, lora_alpha=8, target_modules=["query_key_value"], task_type="CAUSAL_LM")).save_pretrained(fresh)
-    _, test_terms = split(entries)
+    train_terms, test_terms = split(entries)
     rng = random.Random(99)
-    grounded = [toy_example(e, entries, rng) for e in test_terms for _ in range(2)]
-    refusal = [toy_example(None, entries, rng, question_term=e.term) for e in test_terms]
+    test_terms = fresh_definitions(test_terms, rng)  # never seen anywhere: only a copy can be right
+    pool = train_terms + test_terms
+    grounded = [toy_example(e, pool, rng) for e in test_terms for _ in range(2)]
+    refusal = [toy_example(None, pool, rng, question_term=e.term) for e in test_terms]
 
     def rates(adapter) -> tuple[float, float]:
         g = QLoRAGenerator(GeneratorConfig(adapter=str(adapter), do_sample=False, max_new_tokens=24))
@@ -208,7 +235,7 @@ def test_learning_copies_the_right_sentence_and_refuses(toy, tmp_path):
 
     before = rates(fresh)
     result = train(toy_examples(entries, 2400, refusal_share=0.2, seed=1),
-                   _config(tmp_path, base, lr=3e-3, max_steps=300, batch_size=8, gradient_checkpointing=False),
+                   _config(tmp_path, base, lr=3e-3, max_steps=1500, batch_size=8, gradient_checkpointing=False),
                    progress=False)
     after = rates(tmp_path / "adapter")
     print(f"learning: copy {before[0]:.2f} -> {after[0]:.2f}, refusal {before[1]:.2f} -> {after[1]:.2f}, "

@@ -116,3 +116,90 @@ def build_copy_base(folder: Path, entries: list[Entry], *, steps: int = 200, see
         opt.zero_grad()
     model.save_pretrained(folder)
     return folder
+
+
+def fresh_definitions(entries: list[Entry], rng: random.Random) -> list[Entry]:
+    """The same terms with definitions drawn anew: a right answer about them can only be a copy from the prompt."""
+    return [Entry(id=e.id, term=e.term, source=e.source,
+                  definition=f"{e.term}는 {rng.choice(WORDS)}{rng.choice(WORDS)}이다.") for e in entries]
+
+
+def build_recall_base(folder: Path, entries: list[Entry], *, steps: int = 1200, seed: int = 0,
+                      extra_terms: int = 16) -> Path:
+    """A tiny GPT-NeoX pretrained on associative recall (not finterm's format), for the learning test.
+
+    The tokenizer has one token per term (`entries`' terms and `extra_terms` more), per word and per
+    `는 <word>`, so a definition's key is one token. Pretraining documents are lists of items
+    `key v1 v2 .` (a term key, two values drawn fresh from terms, words and a few other tokens), a `?`,
+    then some of the items again; the loss is on the repeated values only, so the only way to lower it
+    is to copy in context (an induction circuit). Measured: copy of both values on fresh documents
+    0.92 after 1,200 steps of 32 (~90 s on one thread). Plain sentences (the refusal, the instruction)
+    come in only in the last quarter: mixed in from the start, the circuit did not form in 1,200 steps.
+    """
+    import torch
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    rng = random.Random(seed)
+    terms = [e.term for e in entries]
+    while len(terms) < len(entries) + extra_terms:
+        t = "".join(rng.choice(SYLLABLES) for _ in range(3))
+        if t not in terms:
+            terms.append(t)
+    corpus = [e.definition for e in entries] * 3 + [INSTRUCTION, REFUSAL] * 20
+    corpus += [format_prompt("가나다란?", entries[:3])] + [named_question(e.term, rng) for e in entries]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=600, special_tokens=["<|endoftext|>"], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.add_tokens([AddedToken(t, normalized=False) for t in terms + WORDS + [f"는 {w}" for w in WORDS]])
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    tok.save_pretrained(folder)
+    eos = tok.eos_token_id
+
+    def ids(text: str) -> list[int]:
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    dot, mark = ids(".")[0], ids("?")[0]
+    keys = [tok.convert_tokens_to_ids(t) for t in terms]
+    values = keys + [tok.convert_tokens_to_ids(w) for w in WORDS + [f"는 {w}" for w in WORDS]]
+    values += sorted(set(ids(" " + REFUSAL) + ids(" [1] [2] [3]\n") + ids("이다.: ")))
+    texts = [ids(t) for t in (INSTRUCTION, REFUSAL)]
+
+    def doc(late: bool) -> tuple[list[int], list[int]]:
+        """(ids, labels): labels are -100 except on the repeated items' values (all tokens of a sentence)."""
+        if late and rng.random() < 0.1:
+            t = rng.choice(texts) + [eos]
+            return t, t
+        items = [[k, rng.choice(values), rng.choice(values), dot] for k in rng.sample(keys, rng.randint(3, 6))]
+        seq = [x for it in items for x in it] + [mark]
+        labels = [-100] * len(seq)
+        for it in rng.sample(items, rng.randint(2, len(items))):
+            seq += it
+            labels += [-100, it[1], it[2], -100]
+        return seq + [eos], labels + [-100]
+
+    config = GPTNeoXConfig(vocab_size=len(tok), hidden_size=128, num_hidden_layers=2, num_attention_heads=8,
+                           intermediate_size=256, rotary_pct=1.0, max_position_embeddings=CONTEXT,
+                           bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
+    torch.manual_seed(seed)
+    model = GPTNeoXForCausalLM(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / warm) * max(0.1, 1 - s / steps))
+    model.train()
+    for step in range(steps):
+        batch = [doc(step >= 0.75 * steps) for _ in range(32)]
+        width = max(len(s) for s, _ in batch)
+        ids_ = torch.tensor([s + [eos] * (width - len(s)) for s, _ in batch])
+        labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in batch])
+        model(input_ids=ids_, labels=labels).loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+    model.save_pretrained(folder)
+    return folder
