@@ -21,7 +21,15 @@ import re
 
 from finterm.index.normalize import norm_key, to_jamo
 from finterm.rag.answer import Answer, Citation, NextStep, Sentence, not_found
-from finterm.rag.compose import CUES, FORMULA_INTENTS, LEANS_BACK, SentenceScorer, entry_sentences, named_entries, with_related
+from finterm.rag.compose import (
+    CUES,
+    FORMULA_INTENTS,
+    LEANS_BACK,
+    SentenceScorer,
+    entry_sentences,
+    named_entries,
+    with_related,
+)
 from finterm.rag.intent import Intent
 from finterm.rag.retrieve import Hit, SearchResult
 

@@ -220,8 +220,10 @@ def test_words_the_glossary_uses_are_not_typos(tmp_path):
 def test_a_misspelt_word_whose_tail_the_parser_drops_is_still_a_typo(tmp_path):
     # Kiwi reads "블록채인" as 블록 + 채인, so the question's core is "블록"; the whole word still counts.
     r = _tiny_retriever(tmp_path, [
-        ("b1", "블록체인", "거래 기록을 여러 참여자가 나누어 보관하고 블록으로 이어 붙여 위조를 어렵게 한 분산 장부 기술이다."),
-        ("b2", "블록딜", "주식을 대량으로 한꺼번에 넘기는 장외 거래로, 시장 충격을 줄이려고 장 시작 전에 정한 가격에 판다."),
+        ("b1", "블록체인", "거래 기록을 여러 참여자가 나누어 보관하고 블록으로 이어 붙여 위조를 어렵게 한 "
+                         "분산 장부 기술이다."),
+        ("b2", "블록딜", "주식을 대량으로 한꺼번에 넘기는 장외 거래로, 시장 충격을 줄이려고 장 시작 전에 "
+                       "정한 가격에 판다."),
         ("b3", "작업증명", "복잡한 계산 문제를 먼저 푼 참여자가 새 블록을 추가할 권리를 얻는 블록체인 합의 방식이다."),
     ])
     res = r.search("블록채인")

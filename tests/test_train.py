@@ -201,6 +201,8 @@ def recall_toy(tmp_path_factory):
 #   different value pool: copy 0.00 -> 0.21 (600 steps), 0.25 (1,500), 0.08 (3,000); its misses started
 #   with the asked term and then copied another definition's words. The adapter learns the refusal
 #   sentence (it wrote "...정의에서 답을 찾을 수 없습니다." after the term) but not when to say it.
+# Rerun by the lead with the same code (and once with max_new_tokens 48, in case the refusal was cut off):
+# the same copy 0.00 -> 0.71, refusal 0.00 -> 0.00 (deterministic), 569 s with the base build on a loaded host.
 # Next: refusal. A recall task whose query may ask for a key that is absent (so "not there" is a base
 # skill, in the recall format, not finterm's), then this test; and a faster base (the build is most of it).
 @pytest.mark.xfail(run=False, reason="not passing yet, not run: QLoRA on the recall base copies the right "
