@@ -19,8 +19,10 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import queue
 import random
+import sys
 import threading
 from typing import Annotated
 
@@ -238,13 +240,27 @@ def _stream(api, retriever, question: str, k: int, gen, kwargs: dict):
             return
 
 
-def cmd_serve(args) -> int:
-    import sys
+def passive_openmp() -> bool:
+    """Let torch's OpenMP threads sleep while they wait, unless OMP_WAIT_POLICY is set already.
 
+    libgomp's workers spin between parallel regions by default. A server mostly waits, and on shared
+    cores the spinning fights the thread that generates: on 2 shared cores the tests' tiny 4-bit model
+    took 0.3-1.0 s per answer with spinning and 0.03 s without. libgomp throttles the spinning only once
+    more threads than cores have used it (two requests at once), so one user at a time got the slow
+    case, and a load test's 1-client row was slower per answer than its 8-client row. libgomp reads the
+    variable when it loads, so this must run before torch is imported; False when it is too late."""
+    if "torch" in sys.modules:
+        return False
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return True
+
+
+def cmd_serve(args) -> int:
     import uvicorn
 
     from finterm.api import open_retriever
 
+    passive_openmp()  # first: before the generator or the embedder loads torch
     generator = None
     if args.generator != "extractive":
         from finterm.rag.generate import generator_from_args

@@ -116,9 +116,11 @@ def finish(result: SearchResult, generator, prompt: str, entries: list[Entry], r
            streamed: bool = False, stopped: str | None = None) -> Answer:
     """Post-process the model's continuation `raw` (the seed's way), check each sentence, cite.
 
-    `stopped` (why the generation was cut midway) marks the answer partial, in its text and JSON."""
+    `stopped` (why the generation was cut midway) marks the answer partial, in its text and JSON.
+    `model["new_tokens"]` is the length of `raw` in the tokens the prompt budget counts (so a reader
+    sees an answer that ran into `max_new_tokens`, or one the model ended early)."""
     text, sentences = checked_text(raw, entries)
-    model = generator.model_info()
+    model = {**generator.model_info(), "new_tokens": generator.count_tokens(raw) if raw else 0}
     if stopped:
         text, model = f"{PARTIAL_MARK} {text}", {**model, "stopped": stopped}
     cited = sorted({n for s in sentences for n in s.citations})

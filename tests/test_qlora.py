@@ -176,6 +176,8 @@ def test_grounded_answer_cites_the_definition_it_copied(gen, retriever):
     assert answer.sentences[1].citations == () and UNSUPPORTED_MARK in answer.text
     assert answer.text.startswith(f"{SUPPORTED} [{n}]")
     assert answer.model["quantization"] == "nf4"
+    raw = gen.generate(fit_prompt(QUESTION, [h.entry for h in retriever.search(QUESTION).hits], gen)[0])
+    assert answer.model["new_tokens"] == gen.count_tokens(raw) < gen.config.max_new_tokens  # it ended itself
 
 
 def test_streamed_answer_is_the_same_answer(gen, retriever):

@@ -133,3 +133,49 @@ def test_server_generator_behind_finterm_serve(small_index, tmp_path):
                           env={**__import__("os").environ, "FINTERM_HOME": str(tmp_path)})
     assert proc.returncode == 1 and "cannot reach the generation server" in proc.stderr  # fails before serving
     assert proc.stderr.strip().count("\n") == 0
+
+
+def test_qlora_behind_finterm_serve_answers_every_ask_with_the_model(small_index, tmp_path):
+    """`finterm serve --generator qlora` (the tiny 4-bit model in process, one lock), alone and with 8
+    clients at once: every ask is the model's own answer, says how many tokens it wrote, and is the same
+    answer whether it waited for the lock or not (greedy)."""
+    from tiny_qlora import SUPPORTED, build_tiny_qlora
+
+    _, adapter = build_tiny_qlora(tmp_path / "tiny")
+    port = free_port()
+    cmd = [sys.executable, "-m", "finterm.cli", "serve", "--index", str(small_index), "--port", str(port),
+           "--generator", "qlora", "--adapter", str(adapter), "--greedy", "--max-new-tokens", "48"]
+    questions = ["기준금리가 뭐야?", "인플레이션이란?", "환율은 어떻게 정해져?", "기회비용이란?"]
+    api = f"http://127.0.0.1:{port}"
+    client = httpx.Client(timeout=None)  # the asks queue for one model: no deadline on a shared machine
+    with running(cmd, f"{api}/health", tmp_path / "serve.log", env={"FINTERM_HOME": str(tmp_path / "home"),
+                                                                     "HF_HUB_OFFLINE": "1"}, timeout=600):
+        assert client.get(f"{api}/health").json()["default_generator"] == "qlora"
+        alone = {q: client.post(f"{api}/v1/ask", json={"question": q}).json() for q in questions}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            crowd = list(pool.map(lambda q: (q, client.post(f"{api}/v1/ask", json={"question": q})), questions * 4))
+    for a in alone.values():
+        assert a["generator"] == "qlora" and not a["abstained"] and "partial" not in a
+        assert a["sentences"][0]["text"] == SUPPORTED  # what the tiny model always says first
+        assert 0 < a["model"]["new_tokens"] < 48  # it ends its answer itself, before max_new_tokens
+    for q, r in crowd:
+        assert r.status_code == 200 and r.json() == alone[q]
+
+
+@pytest.mark.parametrize("given", [None, "ACTIVE"])
+def test_serve_lets_openmp_threads_sleep_unless_told_otherwise(given, tmp_path):
+    """`finterm serve` sets OMP_WAIT_POLICY=PASSIVE before anything loads torch (spinning OpenMP threads
+    made one-at-a-time answers slow on shared cores); a value the user set is kept."""
+    import os
+    import subprocess
+
+    code = ("import os, sys; import finterm.cli, finterm.api, finterm.serve, uvicorn; "
+            "assert 'torch' not in sys.modules, 'torch is loaded before finterm serve can set OMP_WAIT_POLICY'; "
+            "print(finterm.serve.passive_openmp(), os.environ['OMP_WAIT_POLICY']); import torch; "
+            "print(finterm.serve.passive_openmp())")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", given or "PASSIVE", "False"]
