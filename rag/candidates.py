@@ -17,6 +17,7 @@ from finterm.index.views import best_per_entry
 from finterm.rag.query import contained_keys, is_description, question_core, word_starts
 
 POOL = 50  # candidates taken from each ranked list
+_TOPIC = re.compile(r"(은|는|이|가|이란|란|이라는|라는)(?!자|익|율|률)")
 _ENGLISH = re.compile(r"[A-Za-z][A-Za-z0-9 &'./-]*")
 
 
@@ -34,6 +35,8 @@ class Candidates:
     typo_terms: list[str] = field(default_factory=list)
     fixes: list[tuple[str, str]] = field(default_factory=list)  # (misspelt word, the name it clearly means)
     explained: float = 0.0
+    first_named: set[int] = field(default_factory=set)  # the name the question starts with, of several
+    topic: set[int] = field(default_factory=set)  # a name marked as the topic or subject (…은/는/이/가)
     bm25: np.ndarray | None = None
     dense: dict[int, float] = field(default_factory=dict)  # dense top POOL: row -> dense score
     qv: np.ndarray | None = None  # the query vector (cosines of candidates outside the dense top)
@@ -57,6 +60,14 @@ def name_evidence(r, c: Candidates) -> None:
     for key in found:
         for i in r.keys[key]:
             c.cover[i] = c.explained
+    if len(found) > 1 and not c.mention:
+        # "테이퍼링이 시작되면 주식시장은 …", "공매도는 왜 개인 투자자들이 …": of several names in a
+        # question (not a description), the one it starts with, and one marked as its topic, is what it asks about.
+        first = min(found, key=c.qkey.find)
+        c.first_named = set(r.keys[first])
+        for key in found:
+            if _TOPIC.match(c.qkey, c.qkey.find(key) + len(key)):
+                c.topic.update(r.keys[key])
     if not c.exact and len(core_key) <= 20:
         near = r.typos.near(core_key)
         if c.qkey != core_key and len(c.qkey) <= 20 and " " not in c.text.strip():

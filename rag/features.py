@@ -30,6 +30,8 @@ FEATURES = (
     "lex",  # IDF share of the question's morphemes anywhere in the entry
     "genus",  # the entry's name ends with the description's head noun ("…발행하는 채권" -> 회사채)
     "polarity",  # the defining sentence moves things only the other way than the question
+    "name_first",  # of several names in a question (not a description), the one it starts with
+    "name_topic",  # a name followed by a topic or subject particle ("공매도는 왜 …")
 )
 
 
@@ -64,6 +66,8 @@ def features(r, c: Candidates) -> np.ndarray:
             x[k, col["name_cover"]] = c.cover[i]
             x[k, col["name_mention"]] = float(c.mention)
         x[k, col["typo"]] = c.typo.get(i, 0.0)
+        x[k, col["name_first"]] = float(i in c.first_named)
+        x[k, col["name_topic"]] = float(i in c.topic)
     if c.qtoks:
         w = {t: r.idf(t) for t in c.qtoks}
         total = sum(w[t] for t in c.qtoks) or 1.0

@@ -40,6 +40,9 @@ def question_core(query: str) -> str:
 
 
 _ASKING = frozenset("뭐 무엇 무슨 왜 어떻게 어떤 설명 뜻 의미 개념 정의 알려주 궁금".split())
+# A noun phrase ending in one of these asks about the things it names ("토빈세를 제안한 이유", "예금보험을
+# 두는 목적"); a concept's description ends in its kind (현상, 제도, 비율 …), never in these.
+_ASKING_HEADS = frozenset("이유 까닭 목적 배경 취지 원리 장점 단점 장단점 역할".split())
 
 
 # "DTI 구하는 법", "명목 GDP 계산하는 방법": a how-question about the one or two words before it (a name),
@@ -61,7 +64,7 @@ def is_description(query: str) -> bool:
         return False
     if any(t.form in _ASKING for t in toks) or not any(t.tag == "ETM" for t in toks):
         return False
-    return True
+    return toks[-1].form not in _ASKING_HEADS
 
 
 def description_head(query: str) -> str | None:

@@ -17,7 +17,7 @@ from finterm.rag.intent import intent_of
 
 SET = Path(__file__).resolve().parents[1] / "bench" / "data" / "answers.jsonl"
 EXTRA = ("구축효과", "유동성 함정", "평가절상", "평가절하", "환율", "기준금리", "대출", "금리", "비트코인", "재정정책",
-         "가계부채", "예금", "외환시장")
+         "가계부채", "예금", "외환시장", "공매도", "개인투자자")
 
 
 def rows() -> list[dict]:
@@ -193,3 +193,28 @@ def test_a_how_to_idiom_names_its_term_rather_than_describing_one(r):
     assert is_description("감가상각비를 매년 같게 계산하는 방법")  # an adverb before the verb: a description
     a = ask(r, "DTI 구하는 법")
     assert not a.abstained and a.citations[0].term == "총부채상환비율" and "÷ 연소득" in a.text
+
+
+def test_a_phrase_ending_in_a_reason_or_purpose_asks_about_the_names_it_holds(r):
+    from finterm.rag.query import is_description
+
+    # "…한 이유/목적" asks about 토빈세; a concept's description ends in its kind (…하는 현상, …하는 효과).
+    assert not is_description("토빈세를 제안한 이유") and not is_description("예금보험제도를 두는 목적")
+    assert is_description("정부 지출이 늘면 민간 투자가 줄어드는 효과")
+    a = ask(r, "토빈세를 제안한 이유")
+    assert not a.abstained and a.citations[0].term == "토빈세"
+
+
+def test_of_several_names_in_a_question_the_first_and_the_topic_are_marked(r):
+    from finterm.rag.candidates import gather
+    from finterm.rag.query import clean_query
+
+    def terms(rows):
+        return {r.entries[i].term for i in rows}
+
+    c = gather(r, clean_query("공매도는 왜 개인투자자들이 싫어해?")[0], ("name", "bm25", "dense"))
+    assert {"공매도", "개인투자자"} <= {r.entries[i].term for i in c.cover}
+    assert terms(c.first_named) == {"공매도"} and terms(c.topic) == {"공매도"}
+    # In a description the names are its building blocks: none of them is what it asks for.
+    c = gather(r, clean_query("공매도를 하는 개인투자자가 빌린 주식을 갚는 거래")[0], ("name", "bm25", "dense"))
+    assert c.mention and not c.first_named and not c.topic
