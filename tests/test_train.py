@@ -199,8 +199,10 @@ def recall_toy(tmp_path_factory):
 #   0.58-0.96.
 # - This test: copy 0.00 -> 0.83 on 24 prompts about the 12 test terms with fresh definitions, refusal
 #   0.00 -> 0.92 on 12 distractor-only prompts about them (loss 0.80 -> 0.12 over 1,500 steps of 8; refusal
-#   on 12 train terms 1.00, grounded prompts refused 1/24); the same numbers on a rerun (deterministic).
-#   284 s in all on the loaded machine: ~210 s to build the base, 62 s training, the rest generation.
+#   on 12 train terms 1.00, grounded prompts refused 1/24); a separate script built the same base weights
+#   and got the same numbers (deterministic, one thread). Two other data/training seeds: copy 0.79 and
+#   0.79, refusal 1.00 and 0.83 (the refusal-share sweep in the README). 284 s in all on the loaded
+#   machine: ~215 s to build the base, 62 s training, the rest generation.
 @pytest.mark.slow
 def test_learning_copies_the_right_sentence_and_refuses(recall_toy, tmp_path):
     """Unseen test terms (never an oracle in training) with definitions drawn anew for the test: copy their
