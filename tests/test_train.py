@@ -15,6 +15,7 @@ from tiny_train import (
     build_copy_base,
     build_recall_base,
     fresh_definitions,
+    one_thread,
     split,
     toy_entries,
     toy_example,
@@ -179,7 +180,8 @@ def test_saved_adapter_loads_through_the_user_path_in_4bit(toy, tmp_path, small_
 def recall_toy(tmp_path_factory):
     """(entries, base folder): the toy world with a base pretrained on associative recall, built once."""
     entries = toy_entries()
-    return entries, build_recall_base(tmp_path_factory.mktemp("recall-base"), entries)
+    with one_thread():
+        return entries, build_recall_base(tmp_path_factory.mktemp("recall-base"), entries)
 
 
 # What makes this learnable (measured on the shared 2-core build machine, one thread, niced):
@@ -200,9 +202,10 @@ def recall_toy(tmp_path_factory):
 # - This test: copy 0.00 -> 0.83 on 24 prompts about the 12 test terms with fresh definitions, refusal
 #   0.00 -> 0.92 on 12 distractor-only prompts about them (loss 0.80 -> 0.12 over 1,500 steps of 8; refusal
 #   on 12 train terms 1.00, grounded prompts refused 1/24); a separate script built the same base weights
-#   and got the same numbers (deterministic, one thread). Two other data/training seeds: copy 0.79 and
-#   0.79, refusal 1.00 and 0.83 (the refusal-share sweep in the README). 284 s in all on the loaded
-#   machine: ~215 s to build the base, 62 s training, the rest generation.
+#   and got the same numbers, and so did a run without OMP_NUM_THREADS=1 (the test pins torch to one
+#   thread, so core counts do not move them). Two other data/training seeds: copy 0.79 and 0.79, refusal
+#   1.00 and 0.83 (the refusal-share sweep in the README). 284-313 s in all on the loaded machine:
+#   ~215 s to build the base, 62-74 s training, the rest generation.
 @pytest.mark.slow
 def test_learning_copies_the_right_sentence_and_refuses(recall_toy, tmp_path):
     """Unseen test terms (never an oracle in training) with definitions drawn anew for the test: copy their
@@ -230,11 +233,12 @@ def test_learning_copies_the_right_sentence_and_refuses(recall_toy, tmp_path):
         refused = sum(REFUSAL in g.generate(x.prompt) for x in refusal)
         return right / len(grounded), refused / len(refusal)
 
-    before = rates(fresh)
-    result = train(toy_examples(entries, 2400, refusal_share=0.2, seed=1),
-                   _config(tmp_path, base, lr=3e-3, max_steps=1500, batch_size=8, gradient_checkpointing=False),
-                   progress=False)
-    after = rates(tmp_path / "adapter")
+    with one_thread():
+        before = rates(fresh)
+        result = train(toy_examples(entries, 2400, refusal_share=0.2, seed=1),
+                       _config(tmp_path, base, lr=3e-3, max_steps=1500, batch_size=8, gradient_checkpointing=False),
+                       progress=False)
+        after = rates(tmp_path / "adapter")
     print(f"learning: copy {before[0]:.2f} -> {after[0]:.2f}, refusal {before[1]:.2f} -> {after[1]:.2f}, "
           f"loss {result.loss_first:.2f} -> {result.loss_last:.2f}, {result.seconds:.0f} s")
     assert after[0] >= before[0] + 0.5, f"copy {before[0]:.2f} -> {after[0]:.2f}"

@@ -13,6 +13,7 @@ the prompt, not a memorised definition.
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from pathlib import Path
 
 from finterm.index.entry import Entry
@@ -72,6 +73,20 @@ def toy_examples(entries: list[Entry], count: int, *, refusal_share: float, seed
         else:
             out.append(toy_example(rng.choice(oracles), entries, rng))
     return out
+
+
+@contextmanager
+def one_thread():
+    """Torch on one thread inside: float sums in the same order on any machine's core count, so the
+    learning test's numbers do not move with it."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _byte_bpe(corpus: list[str]):
