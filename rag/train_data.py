@@ -22,8 +22,10 @@ from finterm.index.entry import BUNDLED_SOURCE, Entry
 from finterm.rag.prompt import format_prompt
 
 REFUSAL = "제공된 정의에서 답을 찾을 수 없습니다."
-# Share of distractor-only examples: RAFT's 80 % oracle / 20 % distractor-only split. The toy measurement
-# meant to set it (README, "Training your own adapter") was not finished on the 2-core build machine.
+# Share of distractor-only examples: RAFT's 80 % oracle / 20 % distractor-only split, kept after the toy
+# measurement (README, "Training your own adapter"; three seeds each): 0.1 often did not learn to refuse
+# (refusal 0.33 on average), 0.2 refused 0.92 with copy 0.80, 0.3 refused answerable prompts (0.24) and
+# copied less (0.65).
 REFUSAL_SHARE = 0.2
 DATA_DIR = Path(__file__).resolve().parent.parent / "bench" / "data"  # present in a source checkout
 QUESTION_SETS = ("calibration.jsonl", "describe_tuning.jsonl", "natural_tuning.jsonl")

@@ -15,6 +15,7 @@ from tiny_train import (
     build_copy_base,
     build_recall_base,
     fresh_definitions,
+    one_thread,
     split,
     toy_entries,
     toy_example,
@@ -179,35 +180,32 @@ def test_saved_adapter_loads_through_the_user_path_in_4bit(toy, tmp_path, small_
 def recall_toy(tmp_path_factory):
     """(entries, base folder): the toy world with a base pretrained on associative recall, built once."""
     entries = toy_entries()
-    return entries, build_recall_base(tmp_path_factory.mktemp("recall-base"), entries)
+    with one_thread():
+        return entries, build_recall_base(tmp_path_factory.mktemp("recall-base"), entries)
 
 
-# Why this is still xfail (measured on the shared 2-core build machine, one thread, niced):
+# What makes this learnable (measured on the shared 2-core build machine, one thread, niced):
 # - The fine-tune is not the bottleneck: the 4-bit QLoRA loop runs the toy at ~25 steps/s (batch 8).
-# - The base was, and is now half solved. build_copy_base (the other tests' base) memorises the 48 fixed
-#   definitions. Pretrained on fresh definitions as plain text ("A는 ... B는 ... B는 ..."), tiny GPT-NeoX
-#   bases copied 0-6/40 (BPE terms, 2-token key "<term>는"). build_recall_base (tiny_train.py; its tokenizer
-#   has one token per term, per word and per "는 <word>") pretrains on associative recall with
-#   fresh values every document and the loss on the copied values only: copy of both values on fresh
-#   documents 0.92-0.998 after 1,200 steps of 32 (~90 s). What made it form: the loss on the copied
-#   tokens only (the plain LM loss: 0.20 after 2,000 steps), keys that are also values (term tokens as
-#   keys only: 0.23 per token after 600 steps, words 0.90), no separator between key and value ("k = v":
-#   0.19 after 800 steps), and no plain sentences until the circuit has formed (10 % from the start: no
-#   circuit after 1,200 steps).
-# - QLoRA on that base learns to copy, not yet to refuse. This test, run once with --runxfail: copy 0.00 ->
-#   0.71 on 24 prompts about the 12 test terms with fresh definitions (loss 1.10 -> 0.17 over 1,500 steps
-#   of 8), refusal 0.00 -> 0.00; 280 s to build the base and 177 s for the test (149 s of it training)
-#   with another job loading the machine (~90 s and ~60 s unloaded). In a first script with a slightly
-#   different value pool: copy 0.00 -> 0.21 (600 steps), 0.25 (1,500), 0.08 (3,000); its misses started
-#   with the asked term and then copied another definition's words. The adapter learns the refusal
-#   sentence (it wrote "...정의에서 답을 찾을 수 없습니다." after the term) but not when to say it.
-# Rerun by the lead with the same code (and once with max_new_tokens 48, in case the refusal was cut off):
-# the same copy 0.00 -> 0.71, refusal 0.00 -> 0.00 (deterministic), 569 s with the base build on a loaded host.
-# Next: refusal. A recall task whose query may ask for a key that is absent (so "not there" is a base
-# skill, in the recall format, not finterm's), then this test; and a faster base (the build is most of it).
-@pytest.mark.xfail(run=False, reason="not passing yet, not run: QLoRA on the recall base copies the right "
-                   "definition for unseen terms (0.00 -> 0.71) but does not learn when to refuse (0.00 -> "
-                   "0.00); see the comment above")
+# - The base is. build_copy_base (the other tests' base) memorises the 48 fixed definitions; plain-text
+#   bases pretrained on fresh definitions copied 0-6/40. build_recall_base (tiny_train.py: one token per
+#   term, per word and per "는 <word>") pretrains on associative recall with fresh values every document
+#   and the loss on the copied values only (what made the circuit form: that loss, keys that are also
+#   values, no separator between key and value, no plain sentences until the circuit has formed).
+# - Copying alone does not teach when to refuse: on the two-layer recall base QLoRA reached copy 0.00 ->
+#   0.71 but refusal 0.00 -> 0.00; absent-key queries answered after the key was written gave refusal
+#   0.08 at most. finterm's answer decides on its first token, a few tokens after the question's term, so
+#   the base now also answers queries "key fillers = answer" whose first answer token is the key (present)
+#   or an absent marker "-" (key nowhere in the document; not the refusal), and has a third layer.
+#   Ablations, same QLoRA run: three layers without the queries: copy 0.92, refusal 0.00; two layers with
+#   the queries (the base's own queries stayed at chance): refusal 0.00-0.25 across shares/steps, copy
+#   0.58-0.96.
+# - This test: copy 0.00 -> 0.83 on 24 prompts about the 12 test terms with fresh definitions, refusal
+#   0.00 -> 0.92 on 12 distractor-only prompts about them (loss 0.80 -> 0.12 over 1,500 steps of 8; refusal
+#   on 12 train terms 1.00, grounded prompts refused 1/24); a separate script built the same base weights
+#   and got the same numbers, and so did a run without OMP_NUM_THREADS=1 (the test pins torch to one
+#   thread, so core counts do not move them). Two other data/training seeds: copy 0.79 and 0.79, refusal
+#   1.00 and 0.83 (the refusal-share sweep in the README). 284-313 s in all on the loaded machine:
+#   ~215 s to build the base, 62-74 s training, the rest generation.
 @pytest.mark.slow
 def test_learning_copies_the_right_sentence_and_refuses(recall_toy, tmp_path):
     """Unseen test terms (never an oracle in training) with definitions drawn anew for the test: copy their
@@ -235,14 +233,16 @@ def test_learning_copies_the_right_sentence_and_refuses(recall_toy, tmp_path):
         refused = sum(REFUSAL in g.generate(x.prompt) for x in refusal)
         return right / len(grounded), refused / len(refusal)
 
-    before = rates(fresh)
-    result = train(toy_examples(entries, 2400, refusal_share=0.2, seed=1),
-                   _config(tmp_path, base, lr=3e-3, max_steps=1500, batch_size=8, gradient_checkpointing=False),
-                   progress=False)
-    after = rates(tmp_path / "adapter")
+    with one_thread():
+        before = rates(fresh)
+        result = train(toy_examples(entries, 2400, refusal_share=0.2, seed=1),
+                       _config(tmp_path, base, lr=3e-3, max_steps=1500, batch_size=8, gradient_checkpointing=False),
+                       progress=False)
+        after = rates(tmp_path / "adapter")
     print(f"learning: copy {before[0]:.2f} -> {after[0]:.2f}, refusal {before[1]:.2f} -> {after[1]:.2f}, "
           f"loss {result.loss_first:.2f} -> {result.loss_last:.2f}, {result.seconds:.0f} s")
-    assert after[0] > before[0] + 0.2 and after[1] > before[1] + 0.2
+    assert after[0] >= before[0] + 0.5, f"copy {before[0]:.2f} -> {after[0]:.2f}"
+    assert after[1] >= before[1] + 0.5, f"refusal {before[1]:.2f} -> {after[1]:.2f}"
 
 
 # -- errors --------------------------------------------------------------------------------------

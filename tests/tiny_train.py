@@ -13,6 +13,7 @@ the prompt, not a memorised definition.
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from pathlib import Path
 
 from finterm.index.entry import Entry
@@ -74,6 +75,20 @@ def toy_examples(entries: list[Entry], count: int, *, refusal_share: float, seed
     return out
 
 
+@contextmanager
+def one_thread():
+    """Torch on one thread inside: float sums in the same order on any machine's core count, so the
+    learning test's numbers do not move with it."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def _byte_bpe(corpus: list[str]):
     """A byte-level BPE tokenizer (600 tokens) trained on `corpus`, with <|endoftext|>."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -131,17 +146,25 @@ def fresh_definitions(entries: list[Entry], rng: random.Random) -> list[Entry]:
                   definition=f"{e.term}는 {rng.choice(WORDS)}{rng.choice(WORDS)}이다.") for e in entries]
 
 
-def build_recall_base(folder: Path, entries: list[Entry], *, steps: int = 1200, seed: int = 0,
+def build_recall_base(folder: Path, entries: list[Entry], *, steps: int = 1600, seed: int = 0,
                       extra_terms: int = 16) -> Path:
-    """A tiny GPT-NeoX pretrained on associative recall (not finterm's format), for the learning test.
+    """A tiny GPT-NeoX (3 layers) pretrained on associative recall (not finterm's format), for the learning test.
 
     The tokenizer has one token per term (`entries`' terms and `extra_terms` more), per word and per
     `는 <word>`, so a definition's key is one token. Pretraining documents are lists of items
     `key v1 v2 .` (a term key, two values drawn fresh from terms, words and a few other tokens), a `?`,
     then some of the items again; the loss is on the repeated values only, so the only way to lower it
-    is to copy in context (an induction circuit). Measured: copy of both values on fresh documents
-    0.92 after 1,200 steps of 32 (~90 s on one thread). Plain sentences (the refusal, the instruction)
-    come in only in the last quarter: mixed in from the start, the circuit did not form in 1,200 steps.
+    is to copy in context (an induction circuit). Plain sentences (the refusal, the instruction) come in
+    only in the last quarter: mixed in from the start, the circuit did not form in 1,200 steps.
+
+    From 3/8 of the steps on, half the documents end with 2-4 queries `key f… = answer`: the key, 0-6
+    filler tokens (byte-level ones, not the markers), `=`, then `key v1 v2 .` when the key is an item,
+    or the absent marker `-` when the key is nowhere in the document. So the base decides "there / not
+    there" on the first token after `=`, a few tokens after the key: where finterm's answer must choose
+    between the term's sentence and the refusal, a few tokens after the question's term. The marker is
+    not the refusal; `finterm train` must teach that. Measured on fresh documents after 1,600 steps of
+    32: copy 0.985, absent 0.98, present 1.00. A third layer made the queries learnable: with two (the
+    key must then be fetched and looked up in one step) the answer stayed a coin flip after 1,600 steps.
     """
     import torch
     from tokenizers import AddedToken
@@ -157,6 +180,7 @@ def build_recall_base(folder: Path, entries: list[Entry], *, steps: int = 1200, 
     corpus = [e.definition for e in entries] * 3 + [INSTRUCTION, REFUSAL] * 20
     corpus += [format_prompt("가나다란?", entries[:3])] + [named_question(e.term, rng) for e in entries]
     bpe = _byte_bpe(corpus)
+    n_bpe = bpe.get_vocab_size()
     bpe.add_tokens([AddedToken(t, normalized=False) for t in terms + WORDS + [f"는 {w}" for w in WORDS]])
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     tok.save_pretrained(folder)
@@ -170,9 +194,30 @@ def build_recall_base(folder: Path, entries: list[Entry], *, steps: int = 1200, 
     values = keys + [tok.convert_tokens_to_ids(w) for w in WORDS + [f"는 {w}" for w in WORDS]]
     values += sorted(set(ids(" " + REFUSAL) + ids(" [1] [2] [3]\n") + ids("이다.: ")))
     texts = [ids(t) for t in (INSTRUCTION, REFUSAL)]
+    # the queries draw from their own generator, so the documents above are the same as without them
+    qrng = random.Random(seed + 1000)
+    absent, equals = ids("-")[0], ids("=")[0]
+    fillers = [i for i in range(n_bpe) if i not in (equals, absent, dot, mark, ids(" ")[0], eos)]
 
-    def doc(late: bool) -> tuple[list[int], list[int]]:
-        """(ids, labels): labels are -100 except on the repeated items' values (all tokens of a sentence)."""
+    def queries(items: list[list[int]], seen: set[int]) -> tuple[list[int], list[int]]:
+        """`key f… = answer` lines: labels on the answer only (`key v1 v2`, or the absent marker)."""
+        seq: list[int] = []
+        labels: list[int] = []
+        for _ in range(qrng.randint(2, 4)):
+            fill = [qrng.choice(fillers) for _ in range(qrng.randint(0, 6))]
+            if qrng.random() < 0.5:
+                k = qrng.choice([k for k in keys if k not in seen])
+                seq += [k, *fill, equals, absent, dot]
+                labels += [-100] * (len(fill) + 2) + [absent, -100]
+            else:
+                k, v1, v2, _ = qrng.choice(items)
+                seq += [k, *fill, equals, k, v1, v2, dot]
+                labels += [-100] * (len(fill) + 2) + [k, v1, v2, -100]
+        return seq, labels
+
+    def doc(late: bool, asked: bool) -> tuple[list[int], list[int]]:
+        """(ids, labels): labels are -100 except on the repeated items' values (all tokens of a sentence)
+        and the queries' answers."""
         if late and rng.random() < 0.1:
             t = rng.choice(texts) + [eos]
             return t, t
@@ -182,9 +227,13 @@ def build_recall_base(folder: Path, entries: list[Entry], *, steps: int = 1200, 
         for it in rng.sample(items, rng.randint(2, len(items))):
             seq += it
             labels += [-100, it[1], it[2], -100]
+        if asked and qrng.random() < 0.5:
+            q, y = queries(items, set(seq))
+            seq += q
+            labels += y
         return seq + [eos], labels + [-100]
 
-    config = GPTNeoXConfig(vocab_size=len(tok), hidden_size=128, num_hidden_layers=2, num_attention_heads=8,
+    config = GPTNeoXConfig(vocab_size=len(tok), hidden_size=128, num_hidden_layers=3, num_attention_heads=8,
                            intermediate_size=256, rotary_pct=1.0, max_position_embeddings=CONTEXT,
                            bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
     torch.manual_seed(seed)
@@ -194,7 +243,7 @@ def build_recall_base(folder: Path, entries: list[Entry], *, steps: int = 1200, 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / warm) * max(0.1, 1 - s / steps))
     model.train()
     for step in range(steps):
-        batch = [doc(step >= 0.75 * steps) for _ in range(32)]
+        batch = [doc(step >= 0.75 * steps, step >= 0.375 * steps) for _ in range(32)]
         width = max(len(s) for s, _ in batch)
         ids_ = torch.tensor([s + [eos] * (width - len(s)) for s, _ in batch])
         labels = torch.tensor([y + [-100] * (width - len(y)) for _, y in batch])
