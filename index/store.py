@@ -234,6 +234,7 @@ class IndexData:
     heads: list[list[str]] | None = None
     views: np.ndarray | None = None  # float32 [n x dim] question vectors (index/views.py)
     view_rows: np.ndarray | None = None  # entry row of each view
+    view_texts: list[str] | None = None  # the question of each view
 
 
 _REQUIRED = {"format": str, "embedder": str, "dim": int, "entries": int}
@@ -298,11 +299,12 @@ def load_index(path: Path) -> IndexData:
         heads_file = path / "heads.json"
         heads = json.loads(heads_file.read_text(encoding="utf-8")) if heads_file.is_file() else None
         vectors = faiss.read_index(str(path / "vectors.faiss"))
-        views = view_rows = None
+        views = view_rows = view_texts = None
         if manifest.get("views"):
             views = np.load(path / "views.npy", allow_pickle=False).astype(np.float32)
             pairs = json.loads((path / "views.json").read_text(encoding="utf-8"))
             view_rows = np.array([int(r) for r, _ in pairs], dtype=np.int64)
+            view_texts = [str(q) for _, q in pairs]
             if views.ndim != 2 or len(views) != manifest["views"] or len(view_rows) != len(views) \
                     or (len(view_rows) and not 0 <= view_rows.min() <= view_rows.max() < manifest["entries"]):
                 raise ValueError(f"views.npy/views.json do not match the manifest's {manifest['views']} views")
@@ -330,7 +332,7 @@ def load_index(path: Path) -> IndexData:
               f"(`{rebuild_hint(path)}` makes this permanent)", file=sys.stderr)
         tokens, heads = tokens_many([bm25_text(e) for e in entries]), None
     return IndexData(path=path, manifest=manifest, entries=entries, vectors=vectors, tokens=tokens, heads=heads,
-                     views=views, view_rows=view_rows)
+                     views=views, view_rows=view_rows, view_texts=view_texts)
 
 
 def search_vectors(index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -50,6 +50,34 @@ def question_bank(path: str | None = None) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in bank.items()}
 
 
+# The styles that say what a term *is* (index/data/questions.jsonl): the answer checker compares answers
+# with these only. The others ("situation": a concrete case, "short": a few search words) help retrieval
+# but would let a wrong answer that mentions a case or a keyword look like the term.
+DESCRIBING_STYLES = frozenset({"textbook", "news", "colloquial"})
+
+
+@lru_cache(maxsize=2)
+def question_styles(path: str | None = None) -> dict[str, str]:
+    """Question text -> its `style` in the bank ("" when it has none)."""
+    p = Path(path) if path else bundled_questions()
+    out: dict[str, str] = {}
+    if not p.is_file():
+        return out
+    with p.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                out.setdefault((row.get("q") or "").strip(), row.get("style") or "")
+    return out
+
+
+def describing(texts: list[str]) -> np.ndarray:
+    """Boolean mask over view `texts`: True for a describing question or one of unknown style (a
+    user's own bank), False for the bundled bank's situation and short-query views."""
+    styles = question_styles()
+    return np.array([styles.get(t, "") in DESCRIBING_STYLES or t not in styles for t in texts], dtype=bool)
+
+
 def views_for(entries: list[Entry], bank: dict[str, tuple[str, ...]]) -> list[tuple[int, str]]:
     """(row, question) for every entry whose term or alias has written questions; each question once,
     on the first entry that carries the name."""

@@ -163,6 +163,7 @@ class Checker:
         self._claims: dict[str, set[tuple[str, str]]] = {}
         self._pos = {e.id: i for i, e in enumerate(retriever.entries)}
         self._embedder = None
+        self._views: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def embedder(self):
@@ -272,6 +273,17 @@ class Checker:
             self._claims[e.id] = direction_claims(head(text, sentences=1, min_chars=20, max_chars=300))
         return self._claims[e.id]
 
+    def describing_views(self) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, entry rows) of the views that describe what a term is (index/views.DESCRIBING_STYLES);
+        the thresholds were fitted with those."""
+        if self._views is None:
+            from finterm.index.views import describing
+
+            data = self.r.data
+            keep = describing(data.view_texts) if data.view_texts is not None else np.ones(len(data.views), bool)
+            self._views = (data.views[keep], data.view_rows[keep])
+        return self._views
+
     def measure(self, ref: Entry, answer: str) -> list[Fit]:
         """Raw fits of `answer` to `ref` (first) and to its rivals."""
         text = mask_names(answer, name_pattern(ref.names), mask="").strip() or answer
@@ -282,7 +294,8 @@ class Checker:
         if data.views is not None and len(data.views) and self.embedder is self.r.embedder:
             # The questions written about an entry (index/views.py) say what it is in everyday words: an
             # answer as close to one of them as to the definition fits ("물건 하나 더 만들면 드는 돈").
-            best = best_per_entry(data.views @ qv, data.view_rows, len(self.r.entries))
+            views, rows = self.describing_views()
+            best = best_per_entry(views @ qv, rows, len(self.r.entries))
             cos = np.maximum(cos, [best[self._pos[e.id]] for e in cands])
         index = self.r.data.vectors
         passage = [float(index.reconstruct(self._pos[e.id]) @ qv) for e in cands]

@@ -191,3 +191,14 @@ def test_a_colloquial_answer_is_helped_by_the_questions_written_about_the_term(t
         scores[views] = Checker(r).check("물건 하나 더 만들면 드는 돈", term="한계비용")
     assert scores[None].score > scores[False].score
     assert scores[None].verdict in ("partial", "correct")
+
+
+def test_the_checker_compares_answers_with_describing_questions_only():
+    from finterm.index.views import describing, question_styles
+
+    styles = question_styles()
+    situation = next(q for q, s in styles.items() if s == "situation")
+    textbook = next(q for q, s in styles.items() if s == "textbook")
+    # A concrete case or a few search words help retrieval, but an answer that matches one is not
+    # thereby a definition; a user's own question (unknown to the bundled bank) still counts.
+    assert describing([textbook, situation, "내 용어집에만 있는 질문"]).tolist() == [True, False, True]
