@@ -184,7 +184,8 @@ def test_mock_test_in_the_browser_times_then_scores_only_after_submitting(server
             expect(page.get_by_text(re.compile(r"남은 시간 (10:00|9:\d\d)"))).to_be_visible(timeout=120_000)
             first = page.get_by_role("radiogroup", name="1번 답")
             expect(first).to_be_visible()
-            assert page.get_by_role("radiogroup").filter(has_text="①").count() == 3
+            # Streamlit renders the items one after another: wait for all three (count() does not wait).
+            expect(page.get_by_role("radiogroup").filter(has_text="①")).to_have_count(3)
             first.get_by_text("②").click()
             expect(page.get_by_text("정답", exact=False)).to_have_count(0)  # no feedback before the end
             page.get_by_role("button", name="제출하고 채점").click()
