@@ -30,23 +30,23 @@ def bundled_questions() -> Path:
     return Path(str(files("finterm.index") / "data" / "questions.jsonl"))
 
 
+def _bank_rows(path: str | None) -> list[dict]:
+    """The question bank's rows (the bundled one when `path` is None; [] when the file is missing)."""
+    p = Path(path) if path else bundled_questions()
+    if not p.is_file():
+        return []
+    with p.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 @lru_cache(maxsize=2)
 def question_bank(path: str | None = None) -> dict[str, tuple[str, ...]]:
     """Normalised term -> the questions written about it (in file order, duplicates dropped)."""
-    bank: dict[str, list[str]] = {}
-    p = Path(path) if path else bundled_questions()
-    if not p.is_file():
-        return {}
-    with p.open(encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            q, term = (row.get("q") or "").strip(), row.get("term") or ""
-            if q and term:
-                bank.setdefault(norm_key(term), [])
-                if q not in bank[norm_key(term)]:
-                    bank[norm_key(term)].append(q)
+    bank: dict[str, dict[str, None]] = {}
+    for row in _bank_rows(path):
+        q, term = (row.get("q") or "").strip(), row.get("term") or ""
+        if q and term:
+            bank.setdefault(norm_key(term), {})[q] = None
     return {k: tuple(v) for k, v in bank.items()}
 
 
@@ -59,15 +59,9 @@ DESCRIBING_STYLES = frozenset({"textbook", "news", "colloquial"})
 @lru_cache(maxsize=2)
 def question_styles(path: str | None = None) -> dict[str, str]:
     """Question text -> its `style` in the bank ("" when it has none)."""
-    p = Path(path) if path else bundled_questions()
     out: dict[str, str] = {}
-    if not p.is_file():
-        return out
-    with p.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                out.setdefault((row.get("q") or "").strip(), row.get("style") or "")
+    for row in _bank_rows(path):
+        out.setdefault((row.get("q") or "").strip(), row.get("style") or "")
     return out
 
 
