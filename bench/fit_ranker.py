@@ -10,8 +10,13 @@ The ranker is a pairwise logistic regression (scikit-learn) on right-minus-wrong
 standardised, no intercept. Features are chosen by backward elimination: a feature is dropped while
 dropping it does not lower R@1 (then MRR) under 5-fold cross-validation grouped by entry. The
 abstention model is a class-balanced logistic regression over the ranked list (rag/abstain.py):
-tuning questions against the even half of offtopic.jsonl. Hold-out sets, the dev set and the BOK
-crawl are never read here.
+tuning questions, and the tuning half of answers.jsonl (conversational questions: "…는 누가 운영해",
+"A랑 B는 무슨 관계야", searched as finterm.api.prepare searches them), against the even half of
+offtopic.jsonl. Hold-out sets, the dev set and the BOK crawl are never read here.
+
+    .venv/bin/python bench/fit_ranker.py --abstention-only [--embedder …] [--out …]
+
+refits only the abstention model of the ranker in --out (the ranker's weights stay as they are).
 """
 
 from __future__ import annotations
@@ -33,6 +38,19 @@ TUNING = ("calibration.jsonl", "describe_tuning.jsonl", "natural_tuning.jsonl")
 def tuning_questions() -> list[dict]:
     rows = [dict(q, set=name) for name in TUNING for q in read_jsonl(DATA / name) if q["expect"]]
     return rows
+
+
+def answer_questions() -> list[str]:
+    """The tuning half of answers.jsonl (no follow-ups), each as `finterm.api.prepare` searches it."""
+    from finterm.rag.intent import intent_of, topic_of_cannot
+
+    out = []
+    for row in read_jsonl(DATA / "answers.jsonl"):
+        if row["split"] != "tuning" or row.get("history") or not row["expect"]:
+            continue
+        q = row["q"]
+        out.append(topic_of_cannot(q) or q if intent_of(q).name == "cannot" else q)
+    return out
 
 
 def collect(r, questions: list[dict]):
@@ -121,11 +139,12 @@ def cross_val(rows, cols) -> tuple[float, float]:
     return got[0] / len(rows), got[1] / len(rows)
 
 
-def fit_abstention(r, rows, ranker, offtopic: list[str]) -> dict:
+def fit_abstention(r, rows, ranker, offtopic: list[str], asked: list[str] = ()) -> dict:
+    """In-domain (the ranker's tuning rows and the conversational `asked`) against `offtopic`."""
     from sklearn.linear_model import LogisticRegression
 
     from finterm.rag import abstain
-    from finterm.rag.candidates import gather
+    from finterm.rag.candidates import abstain_named, gather, top_cosine
     from finterm.rag.features import features
     from finterm.rag.query import clean_query
 
@@ -133,16 +152,20 @@ def fit_abstention(r, rows, ranker, offtopic: list[str]) -> dict:
         s = ranker.score(x)
         order = np.argsort(-s, kind="stable")
         ids = [c.ids[j] for j in order[:3]]
-        f = abstain.question_features([float(s[j]) for j in order[:2]], c.dense.get(ids[0], 0.0) if ids else 0.0,
-                                      r.lexical_share(c.qtoks, ids), max(0.0, c.name_signal(ids[0])) if ids else 0.0)
+        f = abstain.question_features([float(s[j]) for j in order[:2]], top_cosine(r, c, ids[0]) if ids else 0.0,
+                                      r.lexical_share(c.qtoks, ids), abstain_named(r, c, ids[0]) if ids else 0.0)
         return [f[n] for n in abstain.QUESTION_FEATURES]
 
-    pos = [qf(x, c) for x, _, _, c in rows]
-    neg = []
-    for q in offtopic:
-        c = gather(r, clean_query(q)[0], ("name", "bm25", "dense"))
-        if not (c.exact or c.promoted) and c.ids:
-            neg.append(qf(features(r, c), c))
+    def side(questions):  # an exact name or a clear spelling answers without the model
+        out = []
+        for q in questions:
+            c = gather(r, clean_query(q)[0], ("name", "bm25", "dense"))
+            if not (c.exact or c.promoted) and c.ids:
+                out.append(qf(features(r, c), c))
+        return out
+
+    pos = [qf(x, c) for x, _, _, c in rows] + side(asked)
+    neg = side(offtopic)
     x = np.array(pos + neg)
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
     lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000)
@@ -151,7 +174,7 @@ def fit_abstention(r, rows, ranker, offtopic: list[str]) -> dict:
     w = lr.coef_[0] / sd
     b = float(lr.intercept_[0] - (w * mean).sum())
     p = 1 / (1 + np.exp(-(b + x @ w)))
-    print(f"abstention: {len(pos)} in-domain answered {np.mean(p[y == 1] >= 0.5):.3f}, "
+    print(f"abstention: {len(pos)} in-domain ({len(pos) - len(rows)} conversational) answered {np.mean(p[y == 1] >= 0.5):.3f}, "
           f"{len(neg)} off-topic abstained {np.mean(p[y == 0] < 0.5):.3f} (in-sample)")
     return {"features": list(abstain.QUESTION_FEATURES), "bias": round(b, 5),
             "weights": [round(float(v), 5) for v in w], "threshold": 0.5}
@@ -170,6 +193,8 @@ def main() -> None:
     # Chosen on the tuning half of bench/data/answers.jsonl (bench/answers.py --split tuning, useful
     # answers) with the shipped (original) model and its ranker: temperature 1 -> 0.940, 2 -> 0.947,
     # 4 -> 0.955, 8 -> 0.947 (with finterm-econ-2 and its ranker: 2 -> 0.932, 4 -> 0.932, 8 -> 0.947).
+    ap.add_argument("--abstention-only", action="store_true",
+                    help="refit only the abstention model of the ranker in --out")
     ap.add_argument("--temperature", type=float, default=4.0, help="hit-score temperature (rag/ranker.py)")
     args = ap.parse_args()
     t0 = time.time()
@@ -188,8 +213,25 @@ def main() -> None:
     tmp_rules.write_text(LinearRanker("rules", rules0.features, rules0.weights, rules0.mean, rules0.scale,
                                       rules0.abstain, None, offset).to_json(), encoding="utf-8")
     r = Retriever.open(index, config=RetrievalConfig(ranker=str(tmp_rules), abstain_below=0.0))
+    if args.abstention_only:  # the candidates the shipped ranker sees: its own view offset
+        r = Retriever.open(index, config=RetrievalConfig(ranker=str(args.out), abstain_below=0.0))
     rows, missed = collect(r, questions)
     print(f"{len(rows)} questions reach the ranker ({missed} more have no right candidate); {time.time() - t0:.0f} s")
+    offtopic = [q["q"] for q in split_half(read_jsonl(DATA / "offtopic.jsonl"), 0)]
+    if args.abstention_only:
+        import json
+
+        from finterm.rag.ranker import read_ranker
+
+        old = read_ranker(args.out)
+        d = json.loads(args.out.read_text(encoding="utf-8"))
+        ranker = LinearRanker(old.name, old.features, old.weights, old.mean, old.scale,
+                              fit_abstention(r, rows, old, offtopic, answer_questions()), old.embedder,
+                              old.view_offset, old.temperature)
+        extra = {k: d[k] for k in ("questions", "ablation") if k in d}
+        args.out.write_text(ranker.to_json(**extra) + "\n", encoding="utf-8")
+        print(f"wrote the abstention model of {args.out} in {time.time() - t0:.0f} s")
+        return
 
     rules = rules_ranker()
     rcols = rules.columns
@@ -217,8 +259,8 @@ def main() -> None:
         table.append((f"(kept) without {FEATURES[j]}", cross_val(rows, [k for k in keep if k != j])))
     w, mean, scale = fit(rows, keep)
     ranker = LinearRanker("learned", tuple(FEATURES[k] for k in keep), w, mean, scale, {}, args.embedder, offset)
-    offtopic = [q["q"] for q in split_half(read_jsonl(DATA / "offtopic.jsonl"), 0)]
-    ranker = LinearRanker(ranker.name, ranker.features, w, mean, scale, fit_abstention(r, rows, ranker, offtopic),
+    ranker = LinearRanker(ranker.name, ranker.features, w, mean, scale,
+                          fit_abstention(r, rows, ranker, offtopic, answer_questions()),
                           args.embedder, offset, args.temperature)
     ablation = [{"step": name, "cv_r@1": round(v[0], 4), "cv_mrr": round(v[1], 4)} for name, v in table]
     args.out.parent.mkdir(parents=True, exist_ok=True)

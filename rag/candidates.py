@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from finterm.index.normalize import norm_key
+from finterm.index.normalize import name_keys, norm_key
 from finterm.index.store import search_vectors
 from finterm.index.views import best_per_entry
 from finterm.rag.query import contained_keys, is_description, question_core, word_starts
@@ -113,6 +113,27 @@ def dense_score(r, c: Candidates, i: int) -> float:
         return c.dense[i]
     s = passage_cosine(r, c, i)
     return max(s, float(c.view_best[i])) if c.view_best is not None else s
+
+
+def abstain_named(r, c: Candidates, i: int) -> float:
+    """The abstention model's name evidence for row `i`: its name's share of the question, or 1 when the
+    question (not a description) marks that name as its topic ("지로는 누가 운영해": about 지로, though the
+    name is a short part of it; "리눅스 스왑 메모리 설정하는 법" holds a name but is not about it)."""
+    named = max(0.0, c.name_signal(i))
+    if i in c.cover and not c.mention:
+        for key in {k for n in r.entries[i].names for k in name_keys(n)}:
+            at = c.qkey.find(key)
+            if at >= 0 and _TOPIC.match(c.qkey, at + len(key)):
+                return 1.0
+    return named
+
+
+def top_cosine(r, c: Candidates, i: int) -> float:
+    """The abstention model's cosine: row `i`'s dense score, also when it is outside the dense top list
+    ("지로는 누가 운영해" finds 지로 by name; counting its cosine as 0 made a clear question look off-topic)."""
+    if i in c.dense:
+        return c.dense[i]
+    return dense_score(r, c, i) if c.qv is not None else 0.0
 
 
 def gather(r, text: str, modes: tuple[str, ...]) -> Candidates:

@@ -22,7 +22,7 @@ from finterm.index.entry import Entry
 from finterm.index.normalize import name_keys, norm_key, to_jamo
 from finterm.index.store import IndexData, load_index, rebuild_hint
 from finterm.rag import abstain
-from finterm.rag.candidates import Candidates, gather
+from finterm.rag.candidates import Candidates, abstain_named, gather, top_cosine
 from finterm.rag.features import features
 from finterm.rag.query import TypoIndex, clean_query, is_difference_question
 from finterm.rag.ranker import LinearRanker, bundled_path, get_ranker
@@ -252,9 +252,9 @@ class Retriever:
             hits = pair
 
         top_ids = [self._pos[h.entry.id] for h in hits[:3]]
-        cosine = max((c.dense.get(i, 0.0) for i in top_ids[:1]), default=0.0)
+        cosine = top_cosine(self, c, top_ids[0]) if top_ids else 0.0
         share = self.lexical_share(c.qtoks, top_ids)
-        named = max(0.0, c.name_signal(top_ids[0])) if top_ids else 0.0
+        named = abstain_named(self, c, top_ids[0]) if top_ids else 0.0
         model = self.ranker.abstain
         f = abstain.question_features([float(scores[j]) for j in order[:2]], cosine, share, named)
         confidence = 1.0 if c.exact or c.promoted else abstain.confidence(model, f)
