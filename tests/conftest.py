@@ -20,11 +20,10 @@ def _shared_models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path, monkeypatch, _shared_models):
+def _isolated_home(tmp_path_factory, monkeypatch, _shared_models):
     """Every test gets its own FINTERM_HOME, so nothing reads or writes the user's data. Its `models`
     folder (the default tuned embedder, 72 MB, written from its delta on first use) is one per session."""
-    home = tmp_path / "home"
-    home.mkdir()
+    home = tmp_path_factory.mktemp("home")  # beside tmp_path, which stays the test's own
     (home / "models").symlink_to(_shared_models, target_is_directory=True)
     monkeypatch.setenv("FINTERM_HOME", str(home))
 

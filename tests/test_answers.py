@@ -124,11 +124,10 @@ def test_an_effect_question_is_answered_with_the_movement_it_asks_about(r):
 
 
 def test_a_description_close_to_two_terms_says_so_and_cites_both(r):
-    # falling prices, or only a falling rate of rise: the two terms TESAT asks to tell apart
-    a = ask(r, "물가가 계속 떨어지는 현상")
-    assert a.text.startswith("이 설명에 가장 가까운 용어는 디플레이션입니다:")
-    assert "디스인플레이션일 수도 있습니다:" in a.text
-    assert [c.term for c in a.citations] == ["디플레이션", "디스인플레이션"] and "[2]" in a.text
+    a = ask(r, "금리를 아무리 낮춰도 투자와 소비가 늘지 않는 상황")
+    assert a.text.startswith("이 설명에 가장 가까운 용어는 유동성 함정입니다:")
+    assert "구축효과일 수도 있습니다:" in a.text
+    assert [c.term for c in a.citations] == ["유동성 함정", "구축효과"] and "[2]" in a.text
     assert a.confidence_label in ("보통", "낮음")
 
 
