@@ -174,7 +174,8 @@ def fit_abstention(r, rows, ranker, offtopic: list[str], asked: list[str] = ()) 
     w = lr.coef_[0] / sd
     b = float(lr.intercept_[0] - (w * mean).sum())
     p = 1 / (1 + np.exp(-(b + x @ w)))
-    print(f"abstention: {len(pos)} in-domain ({len(pos) - len(rows)} conversational) answered {np.mean(p[y == 1] >= 0.5):.3f}, "
+    print(f"abstention: {len(pos)} in-domain ({len(pos) - len(rows)} conversational) answered "
+          f"{np.mean(p[y == 1] >= 0.5):.3f}, "
           f"{len(neg)} off-topic abstained {np.mean(p[y == 0] < 0.5):.3f} (in-sample)")
     return {"features": list(abstain.QUESTION_FEATURES), "bias": round(b, 5),
             "weights": [round(float(v), 5) for v in w], "threshold": 0.5}

