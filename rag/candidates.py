@@ -80,9 +80,12 @@ def name_evidence(r, c: Candidates) -> None:
                     continue
                 c.typo[i] = sim - 0.1
                 c.typo_terms.append(r.entries[i].term)
-                # A clearly closest spelling ("인풀레이션" -> 인플레이션) is a lookup, not a hint.
+                # A clearly closest spelling ("인풀레이션" -> 인플레이션) is a lookup, not a hint; so is one
+                # word within a letter of a name when a name it contains explains only part of it
+                # ("베블렌효과" -> 베블런효과, though it holds 베블렌, a spelling of the economist's name).
                 clear = rank == 0 and (len(near) == 1 or near[1][1] < sim - 0.03)
-                if sim >= 0.85 and clear and not found:
+                one_word = " " not in c.text.strip() and c.explained < 0.8 and sim >= 0.9
+                if sim >= 0.85 and clear and (not found or one_word):
                     c.promoted.append(i)
     if c.exact:
         return

@@ -230,6 +230,20 @@ def test_a_misspelt_word_whose_tail_the_parser_drops_is_still_a_typo(tmp_path):
     assert res.hits[0].entry.term == "블록체인" and "블록체인" in res.suggestions
 
 
+def test_one_misspelt_word_holding_another_name_is_looked_up_as_the_closest_name(tmp_path):
+    # "베블렌효과" is 베블런효과 with one vowel off, and holds 베블렌 (a spelling of the economist's name)
+    r = _tiny_retriever(tmp_path, [
+        ("v1", "베블런효과", "가격이 오를수록 과시하려는 수요가 오히려 늘어나는 현상이다."),
+        ("v2", "토르스타인 베블런", "과시적 소비라는 말을 처음 쓴 미국의 경제학자이다.", "베블렌"),
+        ("v3", "밴드왜건효과", "남들이 사니까 따라 사는 수요가 늘어나는 현상이다."),
+    ])
+    res = r.search("베블렌효과")
+    assert res.hits[0].entry.term == "베블런효과" and res.hits[0].match == "typo"
+    assert r.search("베블렌").hits[0].entry.term == "토르스타인 베블런"  # the name itself is still exact
+    # more than one word: the contained name is a hint, not overruled by a near spelling
+    assert r.search("베블렌 효과 설명").hits[0].match != "typo"
+
+
 def test_contained_names_do_not_join_two_word_pieces():
     keys = ["리보", "경기변동", "국내총생산", "금리", "콜금리"]
     def found(text):
