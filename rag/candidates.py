@@ -74,6 +74,10 @@ def name_evidence(r, c: Candidates) -> None:
             # One misspelt word can lose its tail to the question parser ("블록채인" -> core "블록"):
             # the whole word's near spellings count too, the closer reading first.
             near = sorted({**dict(near), **dict(r.typos.near(c.qkey))}.items(), key=lambda kv: -kv[1])
+        if found:
+            # A question that holds a name is near another name only in what they share ("넛지 마케팅" and
+            # 바이럴 마케팅: 0.8, the 마케팅); only a spelling within a letter or two counts ("베블렌효과").
+            near = [(key, sim) for key, sim in near if sim >= 0.85]
         for rank, (key, sim) in enumerate(near):
             for i in r.keys[key]:
                 if i in c.cover:

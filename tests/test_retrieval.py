@@ -244,6 +244,23 @@ def test_one_misspelt_word_holding_another_name_is_looked_up_as_the_closest_name
     assert r.search("베블렌 효과 설명").hits[0].match != "typo"
 
 
+def test_a_question_holding_a_name_is_not_near_names_that_only_share_a_generic_part(tmp_path):
+    from finterm.rag.candidates import gather
+
+    r = _tiny_retriever(tmp_path, [
+        ("n1", "넛지", "강요하지 않고 선택의 틀을 살짝 바꿔 사람들이 더 나은 선택을 하도록 이끄는 방법이다."),
+        ("n2", "바이럴 마케팅", "소비자가 입소문으로 광고를 퍼뜨리도록 만드는 마케팅 기법이다."),
+        ("n3", "니치 마케팅", "큰 시장 안의 작은 틈새 수요를 겨냥하는 마케팅 전략이다."),
+        ("n4", "금리스왑", "같은 원금에 대해 고정금리와 변동금리 이자를 서로 바꿔 내는 계약이다."),
+        ("n5", "금리", "돈을 빌린 대가로 내는 이자의 원금에 대한 비율이다."),
+    ])
+    c = gather(r, "넛지 마케팅이 무슨 뜻이에요?", ("name", "bm25", "dense"))
+    assert {r.entries[i].term for i in c.cover} == {"넛지"} and not c.typo  # 넛지마케팅 ~ 니치마케팅: 마케팅 only
+    assert r.search("넛지 마케팅이 무슨 뜻이에요?").hits[0].entry.term == "넛지"
+    # a spelling a letter off still counts though the question holds 금리
+    assert r.search("금리스웝").hits[0].entry.term == "금리스왑"
+
+
 def test_contained_names_do_not_join_two_word_pieces():
     keys = ["리보", "경기변동", "국내총생산", "금리", "콜금리"]
     def found(text):
