@@ -190,15 +190,16 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
             lines.insert(0, sents[best.pos - 1])
         same = [s for s in scored[1:] if s.rank == best.rank]
         if best.pos == 0:  # the defining sentence is context: the answer is the best sentence of the asked shape
-            same = sorted(same, key=lambda s: not _has_shape(intent.name, s.text))
+            same = sorted(same, key=lambda s: not _has_shape(intent.name, s.text, question))
         cue = CUES.get(intent.name)
         # A second answering sentence of the same entry when it is nearly as good ("…때문이다" after the fact),
         # or whenever the best one is only the defining sentence and the next has the intent's shape
         # (피셔 방정식's definition, then its formula "명목이자율 ≈ 실질이자율 + 기대인플레이션율").
-        if same and (same[0].score >= 0.85 * best.score or best.pos == 0) and _has_shape(intent.name, same[0].text):
+        if (same and (same[0].score >= 0.85 * best.score or best.pos == 0)
+                and _has_shape(intent.name, same[0].text, question)):
             lines.append(same[0].text)
             # After a defining sentence, a second sentence of the asked shape too (a reason and its cause).
-            if best.pos == 0 and len(same) > 1 and _has_shape(intent.name, same[1].text):
+            if best.pos == 0 and len(same) > 1 and _has_shape(intent.name, same[1].text, question):
                 lines.append(same[1].text)
         defining = _defining(main.entry)
         if defining not in lines:
@@ -219,9 +220,18 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
                     notice=notice, next_steps=steps)
 
 
-def _has_shape(intent: str, text: str) -> bool:
-    """The sentence has the shape the intent asks for: its cue, or a formula for how/relation."""
+# "기준금리는 어떻게 정해져?" asks what it follows, not for a formula: a sentence saying what it goes by
+# ("…에 따라") or which way it is moved when ("물가가 높으면 올리고 경기가 부진하면 내리는") answers it.
+_ASKS_RULE = re.compile(r"정해|정하|결정")
+_RULE = re.compile(r"에\s*따라|(으)?면\s+\S*(오르|올리|올린|내리|내린|떨어|늘|줄)")
+
+
+def _has_shape(intent: str, text: str, question: str = "") -> bool:
+    """The sentence has the shape the intent asks for: its cue, or a formula for how/relation, or for
+    "how is it decided" a rule it goes by."""
     cue = CUES.get(intent)
+    if intent == "how" and _ASKS_RULE.search(question) and _RULE.search(text):
+        return True
     return bool(cue is not None and cue.search(text)) or (intent in FORMULA_INTENTS and bool(_FORMULA.search(text)))
 
 

@@ -256,3 +256,13 @@ def test_english_abbreviations_in_a_list_are_each_found(r):
     assert contained_keys(norm_key("aids 치료제"), keys, word_starts("aids 치료제")) == []
     a = ask(r, text)
     assert not a.abstained and {"주가순자산비율", "자기자본이익률"} <= {c.term for c in a.citations}
+
+
+def test_how_something_is_decided_is_answered_with_what_it_goes_by(r):
+    # Not only who decides (the defining sentence) but the rule it follows: "물가가 높으면 올리고 …"
+    a = ask(r, "기준금리는 어떻게 정해져?")
+    assert a.intent == "how" and a.citations[0].term == "기준금리"
+    assert "금융통화위원회" in a.text and "물가가 높으면 올리고" in a.text
+    # a formula question keeps its formula and is not padded with rule sentences
+    b = ask(r, "통화유통속도 구하는 공식")
+    assert "÷" in b.text and "물가가 높으면" not in b.text
