@@ -153,7 +153,7 @@ def fit_abstention(r, rows, ranker, offtopic: list[str], asked: list[str] = ()) 
         order = np.argsort(-s, kind="stable")
         ids = [c.ids[j] for j in order[:3]]
         f = abstain.question_features([float(s[j]) for j in order[:2]], top_cosine(r, c, ids[0]) if ids else 0.0,
-                                      r.lexical_share(c.qtoks, ids), abstain_named(r, c, ids[0]) if ids else 0.0)
+                                      r.lexical_share(c.qtoks, ids), abstain_named(c, ids[0]) if ids else 0.0)
         return [f[n] for n in abstain.QUESTION_FEATURES]
 
     def side(questions):  # an exact name or a clear spelling answers without the model

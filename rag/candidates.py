@@ -122,7 +122,7 @@ def dense_score(r, c: Candidates, i: int) -> float:
     return max(s, float(c.view_best[i])) if c.view_best is not None else s
 
 
-def abstain_named(r, c: Candidates, i: int) -> float:
+def abstain_named(c: Candidates, i: int) -> float:
     """The abstention model's name evidence for row `i`: 1 when a question that is not a description holds
     its name ("지로는 누가 운영해", "DTI 구하는 법": about the name, though it is a short part of the
     question), else the name's share of the question (0 for a mere mention inside a description:

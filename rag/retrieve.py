@@ -254,7 +254,7 @@ class Retriever:
         top_ids = [self._pos[h.entry.id] for h in hits[:3]]
         cosine = top_cosine(self, c, top_ids[0]) if top_ids else 0.0
         share = self.lexical_share(c.qtoks, top_ids)
-        named = abstain_named(self, c, top_ids[0]) if top_ids else 0.0
+        named = abstain_named(c, top_ids[0]) if top_ids else 0.0
         model = self.ranker.abstain
         f = abstain.question_features([float(scores[j]) for j in order[:2]], cosine, share, named)
         confidence = 1.0 if c.exact or c.promoted else abstain.confidence(model, f)

@@ -232,9 +232,9 @@ def test_abstention_sees_a_named_hit_outside_the_dense_list_with_its_real_cosine
     outside = next(j for j in c.ids if j not in c.dense)
     assert top_cosine(r, c, outside) == pytest.approx(dense_score(r, c, outside)) != 0.0
     # A question about a name counts as named; a name inside a description is a mere mention.
-    assert abstain_named(r, c, i) == 1.0
+    assert abstain_named(c, i) == 1.0
     d = gather(r, clean_query("리눅스에서 스왑 메모리를 늘리는 방법")[0], ("name", "bm25", "dense"))
-    assert all(abstain_named(r, d, j) < 0.5 for j in d.ids)
+    assert all(abstain_named(d, j) < 0.5 for j in d.ids)
 
 
 def test_a_formula_question_about_a_name_is_not_a_description(r):
