@@ -135,9 +135,7 @@ def abstain_named(c: Candidates, i: int) -> float:
 def top_cosine(r, c: Candidates, i: int) -> float:
     """The abstention model's cosine: row `i`'s dense score, also when it is outside the dense top list
     ("지로는 누가 운영해" finds 지로 by name; counting its cosine as 0 made a clear question look off-topic)."""
-    if i in c.dense:
-        return c.dense[i]
-    return dense_score(r, c, i) if c.qv is not None else 0.0
+    return dense_score(r, c, i) if i in c.dense or c.qv is not None else 0.0
 
 
 def gather(r, text: str, modes: tuple[str, ...]) -> Candidates:
