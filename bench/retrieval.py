@@ -11,7 +11,8 @@ spacing/question kinds), the hold-out description sets, new_holdout (the glossar
 never trained on; their views were written in the seventh session), and on the BOK crawl (never tuned
 on) the dev and hold-out questions whose term it holds. No hold-out or dev question is among the
 views (index/data/questions.jsonl). Off-topic: the dev set's own plus the odd half of
-offtopic.jsonl (never fitted on). Speed: warm search p50/p95 and one cold `finterm search`, old and
+offtopic.jsonl (never fitted on). conversational.jsonl (chat-style questions about terms, and
+off-topic ones in the same shapes) is printed by half: its even rows may be fitted on, its odd rows not. Speed: warm search p50/p95 and one cold `finterm search`, old and
 new in the same run, with their ratio.
 """
 
@@ -99,6 +100,9 @@ def question_sets() -> dict[str, list[dict]]:
     sets["natural_holdout"] = read_jsonl(DATA / "natural_holdout.jsonl")
     if (DATA / "new_holdout.jsonl").is_file():
         sets["new_holdout"] = read_jsonl(DATA / "new_holdout.jsonl")
+    conv = read_jsonl(DATA / "conversational.jsonl")
+    for half, name in ((0, "conversational_tuning"), (1, "conversational_holdout")):
+        sets[name] = split_half(conv, half)  # in-domain rows; the off-topic rows are its OOD column
     return sets
 
 
@@ -143,7 +147,8 @@ def main() -> None:
                 continue  # the other sets are about the bundled glossary's own entries
             for s, (_, _, cfg) in systems.items():
                 live = RetrievalConfig(**cfg) if "modes" not in cfg else None
-                m = evaluate(retrievers[s], live, qs, ood if sname == "dev" else [])
+                m = evaluate(retrievers[s], live, qs, ood if sname == "dev" else
+                             [q for q in qs if not q["expect"]] if sname.startswith("conversational") else [])
                 print(f"{sname:<28}{s:<13}{m['n']:>5}{m['r@1']:>7.3f}{m['r@5']:>7.3f}{m['mrr']:>7.3f}"
                       f"{fmt(m['answered']):>9}{fmt(m['abstain']):>10}")
                 if args.show_misses and s == "new":

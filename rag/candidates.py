@@ -14,7 +14,7 @@ import numpy as np
 from finterm.index.normalize import norm_key
 from finterm.index.store import search_vectors
 from finterm.index.views import best_per_entry
-from finterm.rag.query import contained_keys, is_description, question_core, word_starts
+from finterm.rag.query import contained_keys, dictionary_word, is_description, question_core, word_starts
 
 POOL = 50  # candidates taken from each ranked list
 _TOPIC = re.compile(r"(은|는|이|가|이란|란|이라는|라는)(?!자|익|율|률)")
@@ -56,7 +56,7 @@ def name_evidence(r, c: Candidates) -> None:
     core_key = norm_key(c.core)
     # How much of the question the names explain: "LTV 규제" 0.6, "A와 B의 차이" ~0.9.
     c.explained = min(1.0, sum(map(len, found)) / max(1, len(core_key)))
-    c.mention = bool(found) and c.explained < 0.8 and is_description(c.text)
+    c.mention = bool(found) and c.explained < 0.8 and is_description(c.text, found)
     for key in found:
         for i in r.keys[key]:
             c.cover[i] = c.explained
@@ -89,7 +89,8 @@ def name_evidence(r, c: Candidates) -> None:
                 # ("베블렌효과" -> 베블런효과, though it holds 베블렌, a spelling of the economist's name).
                 clear = rank == 0 and (len(near) == 1 or near[1][1] < sim - 0.03)
                 one_word = " " not in c.text.strip() and c.explained < 0.8 and sim >= 0.9
-                if sim >= 0.85 and clear and (not found or one_word):
+                # A word of the language is not a misspelling ("광합성은 어떻게 일어나?" is not about 경합성).
+                if sim >= 0.85 and clear and (not found or one_word) and not dictionary_word(c.core):
                     c.promoted.append(i)
     if c.exact:
         return

@@ -52,20 +52,43 @@ _HOW_IDIOM = re.compile(r"^\s*(\S+\s+)?\S+?(?<![게히로])\s*(을|를|의)?\s+(
                         r"\s*(법|방법|공식|식|산식)\s*(은|이)?\s*[?？!.]*\s*$")
 
 
-def is_description(query: str) -> bool:
+def is_description(query: str, names: tuple[str, ...] | list[str] = ()) -> bool:
     """True for a noun phrase that describes a concept: "…을 갚지 못하는 상태", "수출액에서 수입액을 뺀 것".
 
     An adnominal ending (-는/-ㄴ/-ㄹ) somewhere, a noun at the end, and no question words. In such
-    a phrase the glossary names it contains are its building blocks, not what it asks for.
+    a phrase the glossary names it contains are its building blocks, not what it asks for. An ending
+    read inside one of `names` (keys of glossary names the question holds) is part of that name, not of
+    a description: "짠테크 방법" is 짠테크 + 방법, not 짜다 + 테크.
     """
     if _HOW_IDIOM.search(query[:200]):
         return False
     toks = [t for t in analyse(query[:200]) if not t.tag.startswith(("S", "J"))]
     if not toks or not toks[-1].tag.startswith(("NN", "NR", "XSN")):
         return False
-    if any(t.form in _ASKING for t in toks) or not any(t.tag == "ETM" for t in toks):
+    spans = [(m.start(), m.end()) for key in names for m in re.finditer(re.escape(key), norm_key(query[:200]))]
+
+    def in_name(t) -> bool:
+        at = len(norm_key(query[:t.start]))
+        return any(a <= at < b for a, b in spans)
+
+    if any(t.form in _ASKING for t in toks) or not any(t.tag == "ETM" and not in_name(t) for t in toks):
         return False
     return toks[-1].form not in _ASKING_HEADS
+
+
+_UNKNOWN: list[int] = []
+
+
+def dictionary_word(word: str) -> bool:
+    """True if Kiwi reads `word` as one noun of its own dictionary ("광합성", "블랙홀"): a real word, so not
+    a misspelling of a glossary name one letter away (광합성 is not 경합성). Misspellings ("인풀레이션",
+    "베블렌효과") are unknown to it or split."""
+    toks = analyse(word.strip()[:40])
+    if len(toks) != 1 or not toks[0].tag.startswith("NN"):
+        return False
+    if not _UNKNOWN:
+        _UNKNOWN.append(analyse("뀕뀕뀕")[0].id)  # the id Kiwi gives a noun it does not know
+    return toks[0].id != _UNKNOWN[0]
 
 
 def description_head(query: str) -> str | None:

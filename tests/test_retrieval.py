@@ -244,6 +244,37 @@ def test_one_misspelt_word_holding_another_name_is_looked_up_as_the_closest_name
     assert r.search("베블렌 효과 설명").hits[0].match != "typo"
 
 
+def test_a_word_of_the_language_is_not_looked_up_as_a_name_a_letter_away(tmp_path):
+    from finterm.rag.query import dictionary_word
+
+    # 광합성 (photosynthesis) is one vowel from 경합성 (rivalry); it is a word, not a misspelling
+    assert dictionary_word("광합성") and dictionary_word("블랙홀")
+    assert not dictionary_word("인풀레이션") and not dictionary_word("베블렌효과") and not dictionary_word("기준 금리")
+    r = _tiny_retriever(tmp_path, [
+        ("k1", "경합성", "한 사람이 쓰면 다른 사람이 그만큼 쓸 수 없는 재화의 성질이다."),
+        ("k2", "인플레이션", "물가 수준이 지속적으로 오르는 현상이다."),
+    ])
+    res = r.search("광합성은 어떻게 일어나?")
+    assert not res.hits or res.hits[0].match != "typo"
+    assert "경합성" in res.suggestions  # still offered as a "did you mean"
+    assert r.search("인풀레이션이 뭐야").hits[0].match == "typo"  # a misspelling is still looked up
+
+
+def test_an_ending_read_inside_a_name_does_not_make_a_description(tmp_path):
+    from finterm.rag.candidates import gather
+    from finterm.rag.query import is_description
+
+    # Kiwi reads 짠테크 as 짜- + -ㄴ + 테크, which looks like "…한 테크 방법", a description
+    assert is_description("짠테크 방법") and not is_description("짠테크 방법", ["짠테크"])
+    assert is_description("수출액에서 수입액을 뺀 것", ["수출"])  # a real adnominal ending still counts
+    r = _tiny_retriever(tmp_path, [
+        ("z1", "짠테크", "지출을 극도로 줄여 돈을 모으는 재테크 방식이다."),
+        ("z2", "앱테크", "앱의 보상 기능을 이용해 소액을 버는 재테크이다."),
+    ])
+    c = gather(r, "짠테크 방법", ("name", "bm25", "dense"))
+    assert not c.mention and r.search("짠테크 방법").hits[0].entry.term == "짠테크"
+
+
 def test_a_question_holding_a_name_is_not_near_names_that_only_share_a_generic_part(tmp_path):
     from finterm.rag.candidates import gather
 
