@@ -189,3 +189,18 @@ class TypoIndex:
             return []
         found = process.extract(j, self.jamo, scorer=fuzz.ratio, score_cutoff=min_ratio, limit=limit)
         return [(self.keys[i], score / 100) for _, score, i in sorted(found, key=lambda x: -x[1])]
+
+
+def suffix_stems(keys) -> dict[str, str]:
+    """Name keys without a final -화/-제 suffix, to the key they shorten: people drop it in speech
+    ("고향사랑 기부하면" for 고향사랑기부제, "금융실명" for 금융실명제). Only where Kiwi reads the last
+    syllable as a suffix (기축통화 is 기축 + 통화, no stem), the stem has three syllables or more, and it
+    is not itself a name."""
+    out = {}
+    for key in keys:
+        if len(key) < 4 or key[-1] not in "화제" or not re.fullmatch(r"[가-힣]+", key) or key[:-1] in keys:
+            continue
+        last = analyse(key)[-1]
+        if last.form == key[-1] and last.tag == "XSN" and last.start == len(key) - 1:
+            out.setdefault(key[:-1], key)
+    return out

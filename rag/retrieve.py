@@ -24,7 +24,7 @@ from finterm.index.store import IndexData, load_index, rebuild_hint
 from finterm.rag import abstain
 from finterm.rag.candidates import Candidates, abstain_named, gather, top_cosine
 from finterm.rag.features import features
-from finterm.rag.query import TypoIndex, clean_query, is_difference_question
+from finterm.rag.query import TypoIndex, clean_query, is_difference_question, suffix_stems
 from finterm.rag.ranker import LinearRanker, bundled_path, get_ranker
 
 
@@ -160,6 +160,8 @@ class Retriever:
                     if i not in self.keys[key]:
                         self.keys[key].append(i)
         self.typos = TypoIndex(self.keys)
+        for stem, key in suffix_stems(self.keys).items():  # "금융실명" finds 금융실명제 (not a typo target)
+            self.keys[stem] = list(self.keys[key])
 
     @classmethod
     def open(cls, path: str | Path, **kwargs) -> Retriever:

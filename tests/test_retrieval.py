@@ -260,6 +260,22 @@ def test_a_word_of_the_language_is_not_looked_up_as_a_name_a_letter_away(tmp_pat
     assert r.search("인풀레이션이 뭐야").hits[0].match == "typo"  # a misspelling is still looked up
 
 
+def test_a_name_said_without_its_suffix_is_found(tmp_path):
+    from finterm.rag.query import suffix_stems
+
+    stems = suffix_stems({"고향사랑기부제": 1, "금융실명제": 1, "기축통화": 1, "통화": 1, "금리자유화": 1})
+    # 기축통화 is 기축 + 통화: no suffix to drop
+    assert stems == {"고향사랑기부": "고향사랑기부제", "금융실명": "금융실명제", "금리자유": "금리자유화"}
+    r = _tiny_retriever(tmp_path, [
+        ("s1", "고향사랑기부제", "개인이 고향이나 원하는 지방자치단체에 기부하면 세액공제와 답례품을 받는 제도이다."),
+        ("s2", "기부금 세액공제", "기부한 금액의 일부를 소득세에서 빼 주는 공제이다."),
+        ("s3", "세액공제", "계산된 세금에서 일정 금액을 직접 빼 주는 것이다."),
+    ])
+    res = r.search("고향사랑 기부하면 세액공제 얼마 받아?")
+    assert res.hits[0].entry.term == "고향사랑기부제" and res.hits[0].match == "name"
+    assert r.search("고향사랑기부").hits[0].entry.term == "고향사랑기부제"
+
+
 def test_an_ending_read_inside_a_name_does_not_make_a_description(tmp_path):
     from finterm.rag.candidates import gather
     from finterm.rag.query import is_description
