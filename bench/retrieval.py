@@ -12,8 +12,9 @@ never trained on; their views were written in the seventh session), and on the B
 on) the dev and hold-out questions whose term it holds. No hold-out or dev question is among the
 views (index/data/questions.jsonl). Off-topic: the dev set's own plus the odd half of
 offtopic.jsonl (never fitted on). conversational.jsonl (chat-style questions about terms, and
-off-topic ones in the same shapes) is printed by half: its even rows may be fitted on, its odd rows not. Speed: warm search p50/p95 and one cold `finterm search`, old and
-new in the same run, with their ratio.
+off-topic ones in the same shapes) is printed by half: its even rows may be fitted on, its odd rows
+not. Speed: warm search p50/p95 and one cold `finterm search`, old and new in the same run, with
+their ratio.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -76,7 +77,10 @@ def is_description(query: str, names: tuple[str, ...] | list[str] = ()) -> bool:
     return toks[-1].form not in _ASKING_HEADS
 
 
-_UNKNOWN: list[int] = []
+@functools.cache
+def _unknown_id() -> int:
+    """The morpheme id Kiwi gives a noun it does not know."""
+    return analyse("뀕뀕뀕")[0].id
 
 
 def dictionary_word(word: str) -> bool:
@@ -86,9 +90,7 @@ def dictionary_word(word: str) -> bool:
     toks = analyse(word.strip()[:40])
     if len(toks) != 1 or not toks[0].tag.startswith("NN"):
         return False
-    if not _UNKNOWN:
-        _UNKNOWN.append(analyse("뀕뀕뀕")[0].id)  # the id Kiwi gives a noun it does not know
-    return toks[0].id != _UNKNOWN[0]
+    return toks[0].id != _unknown_id()
 
 
 def description_head(query: str) -> str | None:
