@@ -17,6 +17,19 @@ def top(retriever, q: str) -> str:
     return res.hits[0].entry.term
 
 
+def test_the_bundled_glossary_by_the_names_people_use():
+    from finterm.api import ensure_default_index, open_retriever
+
+    r = open_retriever(ensure_default_index(progress=False))  # the shipped prebuilt index: no embedding
+    for query, term in [("미국 중앙은행이 뭐야", "연방준비제도"),  # the institution, not the general 중앙은행
+                        ("미국 기준금리 얼마야?", "페더럴펀드"),
+                        ("연방기금금리", "페더럴펀드"),
+                        ("고향사랑 기부하면 세액공제 얼마 받아?", "고향사랑기부제"),  # said without its -제
+                        ("짠테크 방법", "짠테크")]:
+        res = r.search(query)
+        assert not res.abstained and res.hits[0].entry.term == term, (query, res.debug)
+
+
 @pytest.mark.parametrize("query, term", [
     ("국내총생산(GDP)", "국내총생산"),
     ("GDP", "국내총생산"),
