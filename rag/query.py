@@ -34,10 +34,24 @@ def question_core(query: str) -> str:
     "기준금리가 뭐야?" -> "기준금리", "GNI란 무엇인가요" -> "GNI", "LTV 규제" -> "LTV 규제".
     """
     toks = analyse(query[:200])
-    content = [t for t in toks if t.tag in _CONTENT and t.form.casefold() not in STOP]
+    def joined(a, b) -> bool:  # no space between two tokens
+        return a.start + a.len == b.start
+
+    content = [i for i, t in enumerate(toks) if t.tag in _CONTENT and t.form.casefold() not in STOP
+               or t.tag == "NNB" and i and toks[i - 1].tag == "XPN" and joined(toks[i - 1], t)]
     if not content:
         return query
-    return query[content[0].start:content[-1].start + content[-1].len]
+
+    # A prefix and a suffix belong to the word they are part of: "초저금리" is not 금리, "실업률" not 실업,
+    # "탈달러" (탈- + the bound noun 달러) not nothing.
+    first, last = content[0], content[-1]
+    while first > 0 and toks[first - 1].tag in ("XPN", "NNB") and joined(toks[first - 1], toks[first]):
+        first -= 1
+    while last + 1 < len(toks) and toks[last + 1].tag in ("XSN", "NNB") and joined(toks[last], toks[last + 1]):
+        last += 1
+    while first > 0 and toks[first - 1].tag == "XPN" and joined(toks[first - 1], toks[first]):
+        first -= 1
+    return query[toks[first].start:toks[last].start + toks[last].len]
 
 
 _ASKING = frozenset("뭐 무엇 무슨 왜 어떻게 어떤 설명 뜻 의미 개념 정의 알려주 궁금".split())

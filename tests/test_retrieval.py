@@ -155,6 +155,12 @@ def test_question_core_strips_particles_and_question_words():
     assert question_core("기준금리가 뭐야?") == "기준금리"
     assert question_core("GNI란 무엇인가요") == "GNI"
     assert question_core("LTV 규제") == "LTV 규제"
+    # a prefix or suffix stays with its word: not 금리, 실업, 관세장벽, nothing
+    assert question_core("초저금리가 뭐야") == "초저금리"
+    assert question_core("실업률이란") == "실업률"
+    assert question_core("비관세장벽이 뭐야") == "비관세장벽"
+    assert question_core("탈달러가 뭐야") == "탈달러"
+    assert question_core("10달러 환율") == "10달러 환율"
 
 
 def _tiny_retriever(tmp_path, rows, **config):
