@@ -148,8 +148,8 @@ def main() -> None:
                 continue  # the other sets are about the bundled glossary's own entries
             for s, (_, _, cfg) in systems.items():
                 live = RetrievalConfig(**cfg) if "modes" not in cfg else None
-                m = evaluate(retrievers[s], live, qs, ood if sname == "dev" else
-                             [q for q in qs if not q["expect"]] if sname.startswith("conversational") else [])
+                off = ood if sname == "dev" else [q for q in qs if not q["expect"]]  # conversational: its own
+                m = evaluate(retrievers[s], live, qs, off)
                 print(f"{sname:<28}{s:<13}{m['n']:>5}{m['r@1']:>7.3f}{m['r@5']:>7.3f}{m['mrr']:>7.3f}"
                       f"{fmt(m['answered']):>9}{fmt(m['abstain']):>10}")
                 if args.show_misses and s == "new":

@@ -34,6 +34,7 @@ def question_core(query: str) -> str:
     "기준금리가 뭐야?" -> "기준금리", "GNI란 무엇인가요" -> "GNI", "LTV 규제" -> "LTV 규제".
     """
     toks = analyse(query[:200])
+
     def joined(a, b) -> bool:  # no space between two tokens
         return a.start + a.len == b.start
 
@@ -49,8 +50,6 @@ def question_core(query: str) -> str:
         first -= 1
     while last + 1 < len(toks) and toks[last + 1].tag in ("XSN", "NNB") and joined(toks[last], toks[last + 1]):
         last += 1
-    while first > 0 and toks[first - 1].tag == "XPN" and joined(toks[first - 1], toks[first]):
-        first -= 1
     return query[toks[first].start:toks[last].start + toks[last].len]
 
 
