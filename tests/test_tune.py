@@ -64,7 +64,8 @@ def test_the_blended_variant_is_the_tuned_model_kept_at_half_its_change():
     data = Path(__file__).resolve().parents[1] / "index" / "data"
     meta3, full = load_delta(data / "finterm-econ-3.npz")
     meta6, half = load_delta(data / "finterm-econ-6.npz")
-    assert meta6["blend"] == 0.5 and parser().parse_args([]).blend == 1.0 and meta6["base_sha256"] == meta3["base_sha256"]
+    assert meta6["blend"] == 0.5 and parser().parse_args([]).blend == 1.0
+    assert meta6["base_sha256"] == meta3["base_sha256"]
     assert meta6["config"] == meta3["config"] and meta6["report"]["train_pairs"] == meta3["report"]["train_pairs"]
     original = read_pack(BASE).float_tensors()
     want = blend(original, full, 0.5)
@@ -174,7 +175,8 @@ def test_the_abstention_fit_reads_only_the_tuning_half_of_the_answer_set():
 
 def test_the_default_training_data_is_the_shipped_models_data():
     """`python -m finterm.tune` must rebuild finterm-econ-3 (which --blend 0.5 makes finterm-econ-6): with
-    its defaults it selects the same pairs the shipped delta reports (the question views written after it, situation and short, are left out)."""
+    its defaults it selects the same pairs the shipped delta reports (the question views written after it,
+    situation and short, are left out)."""
     import random
 
     from finterm.home import bundled_glossary
