@@ -14,7 +14,14 @@ import numpy as np
 from finterm.index.normalize import norm_key
 from finterm.index.store import search_vectors
 from finterm.index.views import best_per_entry
-from finterm.rag.query import contained_keys, dictionary_word, is_description, question_core, word_starts
+from finterm.rag.query import (
+    asks_about_its_subject,
+    contained_keys,
+    dictionary_word,
+    is_description,
+    question_core,
+    word_starts,
+)
 
 POOL = 50  # candidates taken from each ranked list
 _TOPIC = re.compile(r"(은|는|이|가|이란|란|이라는|라는)(?!자|익|율|률)")
@@ -37,6 +44,7 @@ class Candidates:
     explained: float = 0.0
     first_named: set[int] = field(default_factory=set)  # the name the question starts with, of several
     topic: set[int] = field(default_factory=set)  # a name marked as the topic or subject (…은/는/이/가)
+    subject: set[int] = field(default_factory=set)  # the name a question opens with as its topic: goes first
     bm25: np.ndarray | None = None
     dense: dict[int, float] = field(default_factory=dict)  # dense top POOL: row -> dense score
     qv: np.ndarray | None = None  # the query vector (cosines of candidates outside the dense top)
@@ -68,6 +76,13 @@ def name_evidence(r, c: Candidates) -> None:
         for key in found:
             if _TOPIC.match(c.qkey, c.qkey.find(key) + len(key)):
                 c.topic.update(r.keys[key])
+    if found and not c.mention and not c.exact:
+        # "부가가치세는 누가 부담하는 건가요?", "공매도는 왜 개인 투자자들이 싫어해?": a question that opens with a
+        # name marked as its topic asks about it, whatever else it mentions (unless it marks another name too).
+        opening = max((key for key in found if c.qkey.startswith(key)), key=len, default=None)
+        marked = [key for key in found if _TOPIC.match(c.qkey, c.qkey.find(key) + len(key))]
+        if opening and marked == [opening] and asks_about_its_subject(c.text):
+            c.subject = set(r.keys[opening])
     if not c.exact and len(core_key) <= 20:
         near = r.typos.near(core_key)
         if c.qkey != core_key and len(c.qkey) <= 20 and " " not in c.text.strip():

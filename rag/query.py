@@ -137,6 +137,34 @@ def is_difference_question(query: str) -> bool:
     return bool(_DIFF.search(query))
 
 
+_QUESTION = re.compile(r"\?|왜|누가|누구|어떻게|어떤|어디|언제|얼마|몇|뭐|무엇|무슨|(나요|까요|니|냐)\s*$")
+# "…그걸 뭐라고 해?", "…가 내는 지수 뭐야?", "…받은 사람 누구야?": asking to name something, not about the
+# name the question opens with ("기준금리가 뭐야?" is an exact name, decided before this is asked)
+_ASKS_NAME = re.compile(r"뭐라|무엇이라|이름|용어|일컫|칭하|(을|를)\s*(뭐|무엇)|라고\s*(해|하|불러|부르)"
+                        r"|(이것|이거|그것|그거)|(이|그)(건|게)\s"
+                        r"|(뭐|무엇|누구|어디)\s*(야|였|예요|에요|일까|인가|인지|지|죠|냐|니|임|\?|$)"
+                        r"|[는은던할한된인]\s+([가-힣A-Za-z]+\s+){0,2}[가-힣A-Za-z]+?\s*(이|가|은|는)?\s*(뭐|무엇|뭔)")
+
+
+def asks_about_its_subject(query: str) -> bool:
+    """True for a question about something it names ("부가가치세는 누가 부담해?", "환율이 오르면 수출
+    기업한테 좋은 거야?"); False for a statement ("유럽연합은 … 관세를 매기기로 했다."), a noun phrase
+    ("중앙은행이 … 설명해 기대를 이끄는 활동"), a request for a name ("연준은 물가랑 고용을 둘 다 챙겨야
+    된다던데 그걸 뭐라 해?", "한국은행이 매달 내는 심리 지수 뭐야?"), a comparison, and a question with a
+    second topic ("원화가 절상되면 수출 기업은 어떻게 돼?" asks about 절상 as much as about 원화)."""
+    text = query[:200].strip()
+    if not _QUESTION.search(text) or text.rstrip(" .!").endswith("다"):
+        return False
+    if _ASKS_NAME.search(text) or is_difference_question(text):
+        return False
+    toks = analyse(text)
+    marks = [t for t in toks if t.tag in ("JX", "JKS")]
+    if any(t.tag == "JX" and t.form in ("은", "는") for t in marks[1:]):
+        return False  # a second topic ("원화가 절상되면 수출 기업은 어떻게 돼?"): not about the first alone
+    toks = [t for t in toks if not t.tag.startswith(("S", "J"))]
+    return bool(toks) and not toks[-1].tag.startswith(("NN", "NR", "XSN"))
+
+
 def word_starts(text: str) -> frozenset[int]:
     """Offsets in `norm_key(text)` where a word of `text` begins ("미리 보여주는" -> {0, 2})."""
     starts, pos = set(), 0

@@ -219,7 +219,8 @@ class Retriever:
         """The k best entries for `query`, or an abstention with suggestions.
 
         Candidates -> features -> ranker -> abstention. Exact names and a clearly closest spelling go
-        first. When the question holds a clearly misspelt name ("인풀레이션이 오면…"), or is an English
+        first, then a name the question opens with as its topic ("부가가치세는 누가 부담해?"). When the question
+        holds a clearly misspelt name ("인풀레이션이 오면…"), or is an English
         name this glossary lacks ("stagflation"), the search is run once more with the name spelt
         right or in Korean; `corrected_from` then keeps the question as typed.
         """
@@ -273,6 +274,11 @@ class Retriever:
                 again = self.search(korean, k, _corrected=True)
                 if not again.abstained:
                     return dataclasses.replace(again, corrected_from=text)
+        if c.subject and not (c.exact or c.promoted or abstained):
+            # the question's topic ("부가가치세는 누가 부담해?") is what it asks about; whether to answer at all
+            # stays the abstention model's call on the ranked list
+            hits = ([Hit(h.entry, 1.0, "name") for h in hits if self._pos[h.entry.id] in c.subject]
+                    + [h for h in hits if self._pos[h.entry.id] not in c.subject])
         if abstained and (share >= 0.5 or named > 0):  # near misses are worth offering; noise is not
             suggestions = list(dict.fromkeys(suggestions + [h.entry.term for h in hits[:3]]))[:5]
         return SearchResult(query=text, hits=() if abstained else tuple(hits[:k]), abstained=abstained,

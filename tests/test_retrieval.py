@@ -399,3 +399,39 @@ def test_short_english_words_are_not_taken_for_misspelt_abbreviations(tmp_path):
     # "does" is one letter from DES; it is an English word, not a misspelt abbreviation.
     res = r.search("what does PER stand for?")
     assert res.hits[0].entry.term == "주가수익비율" and "대출금 출자전환" not in res.query
+
+
+def test_a_question_opening_with_a_name_as_its_topic_asks_about_that_name(tmp_path):
+    from finterm.rag.candidates import gather
+    from finterm.rag.query import asks_about_its_subject
+
+    assert asks_about_its_subject("부가가치세는 결국 누가 내는 거야?")
+    assert asks_about_its_subject("환율이 떨어지면 수입 업체한테 좋아?")
+    assert asks_about_its_subject("공매도는 왜 개인들이 싫어할까")
+    assert not asks_about_its_subject("유럽연합은 미국산 제품에 보복 관세를 매기기로 했다.")  # a statement
+    assert not asks_about_its_subject("중앙은행이 정책 방향을 설명해 기대를 이끄는 활동")  # a noun phrase
+    assert not asks_about_its_subject("연준은 물가랑 고용을 둘 다 챙긴다던데 그걸 뭐라고 해?")  # asks for a name
+    assert not asks_about_its_subject("한국은행이 매달 내는 소비자 심리 지수 뭐야?")
+    assert not asks_about_its_subject("공매도는 대주거래랑 뭐가 달라?")  # a comparison
+    r = _tiny_retriever(tmp_path, [
+        ("v1", "부가가치세", "재화나 서비스가 거래될 때마다 새로 붙은 가치에 매기는 세금이다. 세율은 10%이다."),
+        ("v2", "간이과세자", "매출이 적은 개인사업자로, 부가가치세를 업종별 부가가치율을 곱한 낮은 세액으로 "
+                         "내는 사업자이다. "
+                         "세금은 결국 물건을 사는 소비자가 부담하고 사업자는 걷어서 낸다."),
+        ("v3", "공매도", "갖고 있지 않은 주식을 빌려서 먼저 판 뒤 나중에 사서 갚는 거래이다."),
+        ("v4", "개인투자자", "기관이 아닌 개인 자격으로 주식 등에 투자하는 사람으로, "
+                         "공매도를 하기 어려워 불리하다고 여긴다."),
+        ("v5", "한국은행", "우리나라의 중앙은행으로 화폐를 발행하고 기준금리를 정한다."),
+        ("v6", "소비자심리지수", "소비자가 경기와 생활형편을 어떻게 보는지 설문해 만든 지수이다."),
+    ])
+    c = gather(r, "부가가치세는 결국 누가 부담하는 거야?", ("name", "bm25", "dense"))
+    assert {r.entries[i].term for i in c.subject} == {"부가가치세"}
+    hit = r.search("부가가치세는 결국 누가 부담하는 거야?").hits[0]
+    assert hit.entry.term == "부가가치세" and hit.match == "name"
+    assert r.search("공매도는 왜 개인투자자들이 싫어해?").hits[0].entry.term == "공매도"
+    # a question about an unnamed thing that opens with an institution is not about the institution
+    assert not gather(r, "한국은행이 매달 내는 소비자 심리 지수 뭐야?", ("name",)).subject
+    # two names marked as topics: the ranker decides, not the opening one
+    assert not gather(r, "공매도는 개인투자자는 못 해?", ("name",)).subject
+    assert asks_about_its_subject("환율이 오르면 수출 기업한테 좋은 거야?")
+    assert not asks_about_its_subject("원화가 절상되면 수출 기업은 어떻게 돼?")  # a second topic
