@@ -18,6 +18,7 @@ from finterm.rag.query import (
     asks_about_its_subject,
     contained_keys,
     dictionary_word,
+    how_to,
     is_description,
     question_core,
     word_starts,
@@ -78,10 +79,12 @@ def name_evidence(r, c: Candidates) -> None:
                 c.topic.update(r.keys[key])
     if found and not c.mention and not c.exact:
         # "부가가치세는 누가 부담하는 건가요?", "공매도는 왜 개인 투자자들이 싫어해?": a question that opens with a
-        # name marked as its topic asks about it, whatever else it mentions (unless it marks another name too).
+        # name marked as its topic asks about it, whatever else it mentions (unless it marks another name too);
+        # so does "ETF 투자 처음 시작하는 법" when it names nothing else ("연준 점도표 보는 법" is about 점도표).
         opening = max((key for key in found if c.qkey.startswith(key)), key=len, default=None)
         marked = [key for key in found if _TOPIC.match(c.qkey, c.qkey.find(key) + len(key))]
-        if opening and marked == [opening] and asks_about_its_subject(c.text):
+        if opening and (marked == [opening] and asks_about_its_subject(c.text)
+                        or found == [opening] and how_to(c.text, [opening])):
             c.subject = set(r.keys[opening])
     if not c.exact and len(core_key) <= 20:
         near = r.typos.near(core_key)

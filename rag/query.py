@@ -65,6 +65,17 @@ _ASKING_HEADS = frozenset("이유 까닭 목적 배경 취지 원리 장점 단�
 _HOW_IDIOM = re.compile(r"^\s*(\S+\s+)?\S+?(?<![게히로])\s*(을|를|의)?\s+(구하|계산하|산출하|산정하|따지|읽|보)는"
                         r"\s*(법|방법|공식|식|산식)\s*(은|이)?\s*[?？!.]*\s*$")
 
+# "ETF 투자 처음 시작하는 법": how to do something with what the question opens with. Not "…방법", which
+# also ends descriptions of a method ("감가상각비를 매년 같게 계산하는 방법" is 정액법).
+_HOW_TO = re.compile(r"(는|은)\s*(법|요령)\s*(은|이)?\s*(좀|알려\s*줘|알려\s*주세요)?\s*[?？!.]*\s*$")
+
+
+def how_to(query: str, names: tuple[str, ...] | list[str] = ()) -> bool:
+    """True for "<name> … 하는 법": a how-to question that opens with one of `names` (glossary keys)."""
+    key = norm_key(query[:200])
+    # a long phrase ending in 법 describes a law ("…위반 시 과징금을 물리는 법"), not how to do something
+    return len(key) <= 20 and bool(_HOW_TO.search(query)) and any(key.startswith(n) for n in names)
+
 
 def is_description(query: str, names: tuple[str, ...] | list[str] = ()) -> bool:
     """True for a noun phrase that describes a concept: "…을 갚지 못하는 상태", "수출액에서 수입액을 뺀 것".
@@ -74,7 +85,7 @@ def is_description(query: str, names: tuple[str, ...] | list[str] = ()) -> bool:
     read inside one of `names` (keys of glossary names the question holds) is part of that name, not of
     a description: "짠테크 방법" is 짠테크 + 방법, not 짜다 + 테크.
     """
-    if _HOW_IDIOM.search(query[:200]):
+    if _HOW_IDIOM.search(query[:200]) or how_to(query, names):
         return False
     toks = [t for t in analyse(query[:200]) if not t.tag.startswith(("S", "J"))]
     if not toks or not toks[-1].tag.startswith(("NN", "NR", "XSN")):

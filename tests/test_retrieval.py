@@ -435,3 +435,24 @@ def test_a_question_opening_with_a_name_as_its_topic_asks_about_that_name(tmp_pa
     assert not gather(r, "공매도는 개인투자자는 못 해?", ("name",)).subject
     assert asks_about_its_subject("환율이 오르면 수출 기업한테 좋은 거야?")
     assert not asks_about_its_subject("원화가 절상되면 수출 기업은 어떻게 돼?")  # a second topic
+
+
+def test_a_how_to_question_opening_with_a_name_is_about_that_name(tmp_path):
+    from finterm.rag.candidates import gather
+    from finterm.rag.query import how_to, is_description
+
+    assert how_to("ETF 투자 처음 시작하는 법", ["etf"]) and not is_description("ETF 투자 처음 시작하는 법", ["etf"])
+    assert not how_to("사모펀드 사태를 계기로 제정돼 위반 시 수입의 절반까지 과징금을 물리는 법", ["사모펀드"])  # a law
+    assert not how_to("감가상각비를 매년 같게 계산하는 방법", ["감가상각비"])  # a method described: 정액법
+    assert not how_to("리눅스 스왑 메모리 설정하는 법", ["스왑"])  # the name does not open it
+    r = _tiny_retriever(tmp_path, [
+        ("e1", "상장지수펀드", "특정 지수를 따라가도록 만든 펀드를 거래소에 상장해 주식처럼 사고팔게 한 상품이다.",
+         "ETF"),
+        ("e2", "연금저축펀드", "노후 대비로 연금저축 계좌에서 펀드에 투자하며 세액공제를 받는 상품이다. 처음 시작할 때 "
+                          "투자 성향을 고른다."),
+        ("e3", "연방준비제도", "미국의 중앙은행 제도로 기준금리를 정한다.", "연준"),
+        ("e4", "점도표", "연준 위원들이 예상하는 앞으로의 기준금리 수준을 점으로 찍어 보여주는 표이다."),
+    ])
+    hit = r.search("ETF 투자 처음 시작하는 법").hits[0]
+    assert hit.entry.term == "상장지수펀드" and hit.match == "name"
+    assert not gather(r, "연준 점도표 보는 법", ("name",)).subject  # two names: not the opening one by rule
