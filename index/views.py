@@ -90,3 +90,11 @@ def best_per_entry(sims: np.ndarray, rows: np.ndarray, n_entries: int) -> np.nda
     best = np.full(n_entries, -np.inf, dtype=np.float32)
     np.maximum.at(best, rows, sims.astype(np.float32))
     return best
+
+
+def mean_per_entry(sims: np.ndarray, rows: np.ndarray, n_entries: int) -> np.ndarray:
+    """For each entry, the mean of `sims` over its views (all of them agreeing is surer evidence than
+    one close question); -inf for entries without views."""
+    n = np.bincount(rows, minlength=n_entries)
+    total = np.bincount(rows, weights=sims.astype(np.float64), minlength=n_entries)
+    return np.where(n > 0, total / np.maximum(n, 1), -np.inf).astype(np.float32)

@@ -13,7 +13,7 @@ import numpy as np
 
 from finterm.index.normalize import norm_key
 from finterm.index.store import search_vectors
-from finterm.index.views import best_per_entry
+from finterm.index.views import best_per_entry, mean_per_entry
 from finterm.rag.query import (
     asks_about_its_subject,
     contained_keys,
@@ -50,6 +50,7 @@ class Candidates:
     dense: dict[int, float] = field(default_factory=dict)  # dense top POOL: row -> dense score
     qv: np.ndarray | None = None  # the query vector (cosines of candidates outside the dense top)
     view_best: np.ndarray | None = None  # per entry: best question-view cosine minus the offset (-inf: none)
+    view_mean: np.ndarray | None = None  # per entry: mean question-view cosine minus the offset (-inf: none)
     ids: list[int] = field(default_factory=list)  # the candidate rows, in a fixed order
 
     def name_signal(self, i: int, mention_penalty: float = 0.6) -> float:
@@ -177,8 +178,10 @@ def gather(r, text: str, modes: tuple[str, ...]) -> Candidates:
         if r.data.views is not None and len(r.data.views):
             # An entry's dense score is the better of its passage cosine and its best written
             # question's cosine minus the offset (index/views.py).
-            best = best_per_entry(r.data.views @ qv, r.data.view_rows, len(r.entries)) - r.ranker.view_offset
+            sims = r.data.views @ qv
+            best = best_per_entry(sims, r.data.view_rows, len(r.entries)) - r.ranker.view_offset
             c.view_best = best
+            c.view_mean = mean_per_entry(sims, r.data.view_rows, len(r.entries)) - r.ranker.view_offset
             top = np.argsort(-best)[:POOL]
             for i in (int(i) for i in top if np.isfinite(best[i])):
                 c.dense.setdefault(i, passage_cosine(r, c, i))

@@ -32,6 +32,8 @@ FEATURES = (
     "polarity",  # the defining sentence moves things only the other way than the question
     "name_first",  # of several names in a question (not a description), the one it starts with
     "name_topic",  # a name followed by a topic or subject particle ("공매도는 왜 …")
+    "passage",  # the passage cosine alone
+    "view_mean",  # the mean cosine of the entry's written questions minus the offset (passage cosine if none)
 )
 
 
@@ -59,6 +61,13 @@ def features(r, c: Candidates) -> np.ndarray:
         x[:, col["cos_gap"]] = top - cos
         if top > lo:
             x[:, col["dense_mm"]] = [(c.dense[i] - lo) / (top - lo) if i in c.dense else 0.0 for i in c.ids]
+        from finterm.rag.candidates import passage_cosine
+
+        pc = np.array([passage_cosine(r, c, i) for i in c.ids], dtype=np.float32)
+        x[:, col["passage"]] = pc
+        if c.view_mean is not None:
+            vm = c.view_mean[ids]
+            x[:, col["view_mean"]] = np.where(np.isfinite(vm), vm, pc)
         x[:, col["dense_rr"]] = [1.0 / (1 + drank[i]) if i in drank else 0.0 for i in c.ids]
     for k, i in enumerate(c.ids):
         x[k, col["name_rule"]] = c.name_signal(i)

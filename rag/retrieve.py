@@ -77,6 +77,21 @@ def swap_word(text: str, wrong: str, right: str) -> str:
     return text[:i] + right + rest
 
 
+def _one_blas_thread():
+    """A context in which numpy's BLAS runs on one thread. A search's matrix products are small (13,294
+    question views x 384), and on a few cores BLAS threads spinning after them slowed the embedder's own
+    threads down: warm search 51 -> 29 ms on this 2-core machine (threadpoolctl: a well-kept library for
+    exactly this)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 @lru_cache(maxsize=1)
 def english_names() -> dict[str, str]:
     """English names and abbreviations of the bundled glossary (normalised) -> its Korean term."""
@@ -224,6 +239,10 @@ class Retriever:
         name this glossary lacks ("stagflation"), the search is run once more with the name spelt
         right or in Korean; `corrected_from` then keeps the question as typed.
         """
+        with _one_blas_thread():
+            return self._search(query, k, _corrected=_corrected)
+
+    def _search(self, query: str, k: int = 5, *, _corrected: bool = False) -> SearchResult:
         if k < 1:
             raise FintermError(f"k of {k} is too small; use k >= 1")
         text, truncated = clean_query(query)
@@ -234,7 +253,7 @@ class Retriever:
             fixed = text
             for wrong, right in c.fixes:
                 fixed = swap_word(fixed, wrong, right)
-            again = self.search(fixed, k, _corrected=True)
+            again = self._search(fixed, k, _corrected=True)
             if not again.abstained:
                 return dataclasses.replace(again, corrected_from=text)
 
@@ -271,7 +290,7 @@ class Retriever:
             names = english_names()
             korean = next((names[key] for key in (norm_key(c.core), c.qkey, asked) if key in names), None)
             if korean and norm_key(korean) not in (norm_key(c.core), c.qkey):
-                again = self.search(korean, k, _corrected=True)
+                again = self._search(korean, k, _corrected=True)
                 if not again.abstained:
                     return dataclasses.replace(again, corrected_from=text)
         if c.subject and not (c.exact or c.promoted or abstained):

@@ -456,3 +456,26 @@ def test_a_how_to_question_opening_with_a_name_is_about_that_name(tmp_path):
     hit = r.search("ETF 투자 처음 시작하는 법").hits[0]
     assert hit.entry.term == "상장지수펀드" and hit.match == "name"
     assert not gather(r, "연준 점도표 보는 법", ("name",)).subject  # two names: not the opening one by rule
+
+
+def test_a_search_runs_blas_on_one_thread_and_gives_the_threads_back(retriever, monkeypatch):
+    # numpy's BLAS threads spinning after the search's small matrix products slowed the embedder's own
+    # threads; during a search BLAS gets one thread, and its setting is restored afterwards
+    from threadpoolctl import threadpool_info
+
+    from finterm.rag import retrieve
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before, seen = blas_threads(), []
+    features = retrieve.features
+
+    def spy(r, c):
+        seen.append(blas_threads())
+        return features(r, c)
+
+    monkeypatch.setattr(retrieve, "features", spy)
+    retriever.search("금리가 오르면 채권 가격은?")
+    assert seen and all(n == 1 for threads in seen for n in threads)
+    assert blas_threads() == before

@@ -10,7 +10,7 @@ import pytest
 
 from finterm import FintermError
 from finterm.index.entry import Entry
-from finterm.index.views import best_per_entry, bundled_questions, question_bank, views_for
+from finterm.index.views import best_per_entry, bundled_questions, mean_per_entry, question_bank, views_for
 
 MINI = Path(__file__).parent / "data" / "mini_glossary.jsonl"
 
@@ -40,6 +40,12 @@ def test_best_per_entry_is_the_max_and_minus_infinity_without_views():
     best = best_per_entry(np.array([0.5, 0.9, 0.7]), np.array([2, 0, 2]), 4)
     assert best[0] == pytest.approx(0.9) and best[2] == pytest.approx(0.7)
     assert np.isneginf(best[1]) and np.isneginf(best[3])
+
+
+def test_mean_per_entry_averages_an_entrys_views_and_is_minus_infinity_without_views():
+    mean = mean_per_entry(np.array([0.5, 0.9, 0.7]), np.array([2, 0, 2]), 4)
+    assert mean[0] == pytest.approx(0.9) and mean[2] == pytest.approx(0.6)
+    assert np.isneginf(mean[1]) and np.isneginf(mean[3])
 
 
 def test_the_bundled_bank_has_questions_for_most_bundled_entries():
@@ -76,6 +82,16 @@ def test_a_description_far_from_the_definition_is_found_through_a_view(tmp_path)
     c = gather(r, q, ("dense",))
     row = next(i for i, e in enumerate(r.entries) if e.term == "매몰비용")
     assert np.isfinite(c.view_best[row]) and c.dense[row] >= c.view_best[row]
+    # the ranker's view_mean column: the mean over the entry's views (here its only one); the passage
+    # cosine where an entry has none
+    from finterm.rag.candidates import passage_cosine
+    from finterm.rag.features import FEATURES, features
+
+    c.ids = [row, next(i for i in range(len(r.entries)) if i != row)]
+    x = features(r, c)
+    assert x[0, FEATURES.index("view_mean")] == pytest.approx(c.view_best[row], abs=1e-5)
+    assert x[1, FEATURES.index("view_mean")] == pytest.approx(passage_cosine(r, c, c.ids[1]), abs=1e-5)
+    assert x[0, FEATURES.index("passage")] == pytest.approx(passage_cosine(r, c, row), abs=1e-5)
 
 
 def test_damaged_or_mismatched_views_are_a_one_line_error(tmp_path):
