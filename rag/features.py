@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from finterm.index.normalize import norm_key
-from finterm.rag.candidates import Candidates, dense_score
+from finterm.rag.candidates import Candidates, dense_score, passage_cosine
 from finterm.rag.direction import direction
 from finterm.rag.query import description_head, genus_endings
 
@@ -61,8 +61,6 @@ def features(r, c: Candidates) -> np.ndarray:
         x[:, col["cos_gap"]] = top - cos
         if top > lo:
             x[:, col["dense_mm"]] = [(c.dense[i] - lo) / (top - lo) if i in c.dense else 0.0 for i in c.ids]
-        from finterm.rag.candidates import passage_cosine
-
         pc = np.array([passage_cosine(r, c, i) for i in c.ids], dtype=np.float32)
         x[:, col["passage"]] = pc
         if c.view_mean is not None:

@@ -80,7 +80,7 @@ def swap_word(text: str, wrong: str, right: str) -> str:
 def _one_blas_thread():
     """A context in which numpy's BLAS runs on one thread. A search's matrix products are small (13,294
     question views x 384), and on a few cores BLAS threads spinning after them slowed the embedder's own
-    threads down: warm search 51 -> 29 ms on this 2-core machine (threadpoolctl: a well-kept library for
+    threads down: warm search 51 -> 21 ms on this 2-core machine (threadpoolctl: a well-kept library for
     exactly this)."""
     return _blas_controller().limit(limits=1, user_api="blas")
 
