@@ -158,11 +158,12 @@ _ASKS_NAME = re.compile(r"뭐라|무엇이라|이름|용어|일컫|칭하|(을|�
 
 
 def asks_about_its_subject(query: str) -> bool:
-    """True for a question about something it names ("부가가치세는 누가 부담해?", "환율이 오르면 수출
-    기업한테 좋은 거야?"); False for a statement ("유럽연합은 … 관세를 매기기로 했다."), a noun phrase
+    """True for a question about something it names ("부가가치세는 누가 부담해?", "공매도는 왜 개인들이
+    싫어해?"); False for a statement ("유럽연합은 … 관세를 매기기로 했다."), a noun phrase
     ("중앙은행이 … 설명해 기대를 이끄는 활동"), a request for a name ("연준은 물가랑 고용을 둘 다 챙겨야
-    된다던데 그걸 뭐라 해?", "한국은행이 매달 내는 심리 지수 뭐야?"), a comparison, and a question with a
-    second topic ("원화가 절상되면 수출 기업은 어떻게 돼?" asks about 절상 as much as about 원화)."""
+    된다던데 그걸 뭐라 해?", "한국은행이 매달 내는 심리 지수 뭐야?"), a comparison, a question with a
+    second topic ("원화가 절상되면 수출 기업은 어떻게 돼?" asks about 절상 as much as about 원화), and a
+    condition on it ("환율이 오르면 …": the movement's effect, answered by 평가절하)."""
     text = query[:200].strip()
     if not _QUESTION.search(text) or text.rstrip(" .!").endswith("다"):
         return False
@@ -172,6 +173,9 @@ def asks_about_its_subject(query: str) -> bool:
     marks = [t for t in toks if t.tag in ("JX", "JKS")]
     if any(t.tag == "JX" and t.form in ("은", "는") for t in marks[1:]):
         return False  # a second topic ("원화가 절상되면 수출 기업은 어떻게 돼?"): not about the first alone
+    clause = next((t for t in toks if marks and t.start > marks[0].start and t.tag == "EC"), None)
+    if clause is not None and clause.form.endswith("면"):
+        return False  # "환율이 오르면 수출에 어떤 영향이 있어?": the effect of its movement (평가절하), not 환율 itself
     toks = [t for t in toks if not t.tag.startswith(("S", "J"))]
     return bool(toks) and not toks[-1].tag.startswith(("NN", "NR", "XSN"))
 
