@@ -70,20 +70,19 @@ def name_evidence(r, c: Candidates) -> None:
     for key in found:
         for i in r.keys[key]:
             c.cover[i] = c.explained
+    marked = [key for key in found if _TOPIC.match(c.qkey, c.qkey.find(key) + len(key))]  # …은/는/이/가
     if len(found) > 1 and not c.mention:
         # "테이퍼링이 시작되면 주식시장은 …", "공매도는 왜 개인 투자자들이 …": of several names in a
         # question (not a description), the one it starts with, and one marked as its topic, is what it asks about.
         first = min(found, key=c.qkey.find)
         c.first_named = set(r.keys[first])
-        for key in found:
-            if _TOPIC.match(c.qkey, c.qkey.find(key) + len(key)):
-                c.topic.update(r.keys[key])
+        for key in marked:
+            c.topic.update(r.keys[key])
     if found and not c.mention and not c.exact:
         # "부가가치세는 누가 부담하는 건가요?", "공매도는 왜 개인 투자자들이 싫어해?": a question that opens with a
         # name marked as its topic asks about it, whatever else it mentions (unless it marks another name too);
         # so does "ETF 투자 처음 시작하는 법" when it names nothing else ("연준 점도표 보는 법" is about 점도표).
         opening = max((key for key in found if c.qkey.startswith(key)), key=len, default=None)
-        marked = [key for key in found if _TOPIC.match(c.qkey, c.qkey.find(key) + len(key))]
         if opening and (marked == [opening] and asks_about_its_subject(c.text)
                         or found == [opening] and how_to(c.text, [opening])):
             c.subject = set(r.keys[opening])
