@@ -58,6 +58,21 @@ def test_the_bundled_bank_has_questions_for_most_bundled_entries():
     assert len(views) >= 7000 and len(covered) >= 0.85 * len(entries)
 
 
+def test_the_bundled_bank_holds_no_evaluation_question():
+    """Views are index content: a tuning, hold-out or dev question among them would be found by itself."""
+    from finterm.index.normalize import norm_key
+
+    bank = {norm_key(q) for qs in question_bank(str(bundled_questions())).values() for q in qs}
+    root = Path(__file__).resolve().parents[1]
+    files = sorted((root / "bench" / "data").glob("*.jsonl"))
+    dev = root.parent / "shared" / "eval" / "dev_questions.jsonl"
+    files += [dev] if dev.is_file() else []
+    rows = [json.loads(line) for f in files for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    asked = [row["q"] for row in rows if "q" in row and "expect" in row]  # an evaluation question has its answer
+    assert len(asked) > 1000
+    assert [q for q in asked if norm_key(q) in bank] == []
+
+
 def test_a_description_far_from_the_definition_is_found_through_a_view(tmp_path):
     """The same index with and without one written question: the view decides the colloquial lookup."""
     from finterm.api import build
