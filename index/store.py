@@ -335,6 +335,16 @@ def load_index(path: Path) -> IndexData:
                      views=views, view_rows=view_rows, view_texts=view_texts)
 
 
+def flat_matrix(index) -> np.ndarray | None:
+    """The [rows, dim] float32 vectors of a flat (exact) index as a view of its own memory, so one
+    product gives every passage cosine; None for an approximate index (HNSW), where rows are reconstructed."""
+    import faiss
+
+    if not isinstance(index, faiss.IndexFlat) or not index.ntotal:
+        return None
+    return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+
+
 def search_vectors(index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (scores, ids) for one normalised query vector."""
     k = min(k, index.ntotal)

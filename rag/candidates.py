@@ -49,6 +49,7 @@ class Candidates:
     bm25: np.ndarray | None = None
     dense: dict[int, float] = field(default_factory=dict)  # dense top POOL: row -> dense score
     qv: np.ndarray | None = None  # the query vector (cosines of candidates outside the dense top)
+    passage: np.ndarray | None = None  # every row's passage cosine (flat indexes: one product)
     view_best: np.ndarray | None = None  # per entry: best question-view cosine minus the offset (-inf: none)
     view_mean: np.ndarray | None = None  # per entry: mean question-view cosine minus the offset (-inf: none)
     ids: list[int] = field(default_factory=list)  # the candidate rows, in a fixed order
@@ -130,6 +131,8 @@ def name_evidence(r, c: Candidates) -> None:
 
 
 def passage_cosine(r, c: Candidates, i: int) -> float:
+    if c.passage is not None:
+        return float(c.passage[i])
     return float(r.data.vectors.reconstruct(int(i)) @ c.qv)
 
 
@@ -172,6 +175,8 @@ def gather(r, text: str, modes: tuple[str, ...]) -> Candidates:
         c.bm25 = r.bm25.get_scores(c.qtoks).astype(np.float32)
     if "dense" in modes:
         c.qv = qv = r.embedder.embed_queries([text])[0]
+        if r.passage_matrix is not None:
+            c.passage = r.passage_matrix @ qv
         scores, ids = search_vectors(r.data.vectors, qv, POOL)
         c.dense = {int(i): float(s) for s, i in zip(scores, ids, strict=True) if i >= 0}
         if r.data.views is not None and len(r.data.views):

@@ -20,7 +20,7 @@ import numpy as np
 from finterm import FintermError
 from finterm.index.entry import Entry
 from finterm.index.normalize import name_keys, norm_key, to_jamo
-from finterm.index.store import IndexData, load_index, rebuild_hint
+from finterm.index.store import IndexData, flat_matrix, load_index, rebuild_hint
 from finterm.rag import abstain
 from finterm.rag.candidates import Candidates, abstain_named, gather, top_cosine
 from finterm.rag.features import features
@@ -175,6 +175,7 @@ class Retriever:
                     if i not in self.keys[key]:
                         self.keys[key].append(i)
         self.typos = TypoIndex(self.keys)
+        self.passage_matrix = flat_matrix(data.vectors)
         for stem, key in suffix_stems(self.keys).items():  # "금융실명" finds 금융실명제 (not a typo target)
             self.keys[stem] = list(self.keys[key])
 

@@ -23,7 +23,7 @@ from finterm.api import build
 from finterm.home import vector_cache_path
 from finterm.index.embed import DEFAULT_EMBEDDER, VectorCache, make_embedder
 from finterm.index.load import load_many
-from finterm.index.store import FORMAT, load_index, search_vectors
+from finterm.index.store import FORMAT, flat_matrix, load_index, search_vectors
 
 MINI = Path(__file__).parent / "data" / "mini_glossary.jsonl"
 
@@ -87,6 +87,17 @@ def test_faiss_search_equals_brute_force(small_index):
         np.testing.assert_allclose(scores, brute[order], atol=1e-5)
     scores, ids = search_vectors(data.vectors, q, 100)  # k past the index size is cut, not padded
     assert len(ids) == 20 and (ids >= 0).all()
+
+
+def test_flat_matrix_is_the_stored_vectors_and_none_for_an_approximate_index(small_index):
+    import faiss
+
+    data = load_index(small_index)
+    m = flat_matrix(data.vectors)
+    np.testing.assert_array_equal(m, data.vectors.reconstruct_n(0, data.vectors.ntotal))
+    hnsw = faiss.IndexHNSWFlat(m.shape[1], 8, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add(m)
+    assert flat_matrix(hnsw) is None and flat_matrix(faiss.IndexFlatIP(4)) is None
 
 
 # --- atomic builds ----------------------------------------------------------------------------
