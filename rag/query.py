@@ -77,6 +77,51 @@ def how_to(query: str, names: tuple[str, ...] | list[str] = ()) -> bool:
     return len(key) <= 20 and bool(_HOW_TO.search(query)) and any(key.startswith(n) for n in names)
 
 
+# Verbs a dictionary uses to define ("…현상을 말한다", "…비율을 일컫는다", "…것을 뜻함").
+_DEFINING_VERBS = frozenset("말 뜻 의미 일컫 가리키 이르 칭하 지칭".split())
+# Endings of a plain statement ("…이다", "…말한다", "…뜻함", "…말합니다"), not of a question ("…거야", "…인가요").
+_DECLARATIVE = frozenset({"다", "ᆫ다", "는다", "ᆷ", "음", "ᆸ니다", "습니다"})
+# What a news sentence ends in ("…늘었다는 분석이다", "…할 예정이다"): a report, not a kind of thing.
+_REPORTING = frozenset("분석 평가 전망 예정 계획 방침 설명 지적 관측 입장 주장 얘기 이야기 판단 해석 예상 우려 의견 결정 셈 "
+                       "때문 중 수준 목표 얘기 소식 발표 방안".split())
+# A sentence that opens with a name as its topic states something about that name.
+_OPENING_TOPIC = re.compile(r"(은|는|이란|란|이라는|라는)")
+
+
+def _definition_body(toks: list) -> list | None:
+    """The first sentence of a definitional statement without its predicate: "…돈을 푸는 정책이다. …"
+    and "…오르는 현상을 말한다." become the noun phrases "…돈을 푸는 정책", "…오르는 현상"; None when the
+    first sentence is not one."""
+    for k, t in enumerate(toks):
+        if t.tag == "SF":
+            if t.form != ".":
+                return None  # "…좋은 거야?": a question
+            toks = toks[:k]
+            break
+    if not toks or toks[-1].tag != "EF" or toks[-1].form not in _DECLARATIVE:
+        return None
+    end = len(toks)
+    while end and toks[end - 1].tag.startswith("E"):
+        end -= 1
+    if any(t.tag == "EP" for t in toks[end:]):
+        return None  # "…큰 적자였다": a past event, not a definition
+    if end >= 2 and toks[end - 1].tag == "VCP":
+        body = toks[:end - 1]
+    else:
+        j = end - 1 - (end >= 1 and toks[end - 1].tag == "XSV")
+        if not (j >= 2 and toks[j].form in _DEFINING_VERBS and toks[j - 1].tag == "JKO"):
+            return None
+        body = toks[:j - 1]
+    # a clause and the noun it describes: "…푸는 정책", "…오르는 현상" (not "…출자액이 500억원", nor a
+    # news sentence's "…늘었다는 분석")
+    k = len(body)
+    while k and (body[k - 1].tag.startswith("NN") or body[k - 1].tag == "JKG" and k < len(body)) and len(body) - k < 4:
+        k -= 1  # "…나눠 주는 몫의 비율": nouns, maybe joined by 의
+    if k == len(body) or not k or body[k - 1].tag != "ETM" or body[-1].form in _REPORTING:
+        return None
+    return body
+
+
 def is_description(query: str, names: tuple[str, ...] | list[str] = ()) -> bool:
     """True for a noun phrase that describes a concept: "…을 갚지 못하는 상태", "수출액에서 수입액을 뺀 것".
 
@@ -87,7 +132,16 @@ def is_description(query: str, names: tuple[str, ...] | list[str] = ()) -> bool:
     """
     if _HOW_IDIOM.search(query[:200]) or how_to(query, names):
         return False
-    toks = [t for t in analyse(query[:200]) if not t.tag.startswith(("S", "J"))]
+    toks = list(analyse(query[:200]))
+    body = _definition_body(toks)
+    if body is not None:
+        # A dictionary's sentence without the term ("중앙은행이 국채를 사들여 돈을 푸는 정책이다."), unless it
+        # opens with a name as its topic ("기준금리는 한국은행이 정하는 금리이다." is about 기준금리).
+        key = norm_key(query[:200])
+        if any(key.startswith(n) and _OPENING_TOPIC.match(key, len(n)) for n in names):
+            return False
+        toks = body
+    toks = [t for t in toks if not t.tag.startswith(("S", "J"))]
     if not toks or not toks[-1].tag.startswith(("NN", "NR", "XSN")):
         return False
     spans = [(m.start(), m.end()) for key in names for m in re.finditer(re.escape(key), norm_key(query[:200]))]

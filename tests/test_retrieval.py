@@ -480,3 +480,31 @@ def test_a_search_runs_blas_on_one_thread_and_gives_the_threads_back(retriever, 
     retriever.search("금리가 오르면 채권 가격은?")
     assert seen and all(threads == [1] for threads in seen)
     assert blas_threads() == before
+
+
+def test_a_dictionary_sentence_without_the_term_is_a_description(tmp_path):
+    # A reader pastes a definition: "…정책이다.", "…현상을 말한다." The names inside its clause are its
+    # building blocks, as in a noun phrase; a sentence opening with a name as its topic is about that name.
+    from finterm.rag.query import is_description
+
+    assert is_description("중앙은행이 국채 같은 자산을 대규모로 사들여 시중에 돈을 푸는 정책이다. 금리를 더 내릴 수 "
+                          "없을 때 주로 쓴다.", ["중앙은행", "금리"])
+    assert is_description("물가가 전반적으로 오르는 현상을 말한다.", ["물가"])
+    assert is_description("생산을 한 단위 늘릴 때 드는 비용을 말합니다")
+    assert is_description("돈의 가치가 떨어지는 것을 뜻함")
+    assert is_description("이익 가운데 배당으로 나눠 주는 몫의 비율을 일컫는다")
+    assert not is_description("기준금리는 한국은행이 정하는 금리이다.", ["기준금리", "한국은행", "금리"])
+    assert not is_description("환율이 오르면 수출 기업한테 좋은 거야?", ["환율"])  # a question
+    assert not is_description("배당성향 높은 회사가 좋은 회사야?", ["배당성향"])
+    assert not is_description("PER이 높아도 이익이 빨리 늘면 비싸지 않다는 분석이다.", ["per"])  # a news report
+    assert not is_description("정부 살림은 이를 빼면 큰 적자였다.")  # a past event
+    assert not is_description("회사는 주식을 발행해 법정 출자액이 500억원이다")  # no clause describing a noun
+    r = _tiny_retriever(tmp_path, [
+        ("d1", "중앙은행", "한 나라의 화폐를 발행하고 통화정책을 맡는 은행이다."),
+        ("d2", "양적완화", "기준금리가 0에 가까워 더 내릴 수 없을 때 중앙은행이 국채 등 자산을 대량으로 사들여 "
+                       "시중에 돈을 공급하는 정책이다.", "QE"),
+        ("d3", "기준금리", "중앙은행이 정하는 정책금리로 다른 금리의 기준이 된다."),
+    ])
+    hit = r.search("중앙은행이 국채 같은 자산을 대규모로 사들여 시중에 돈을 푸는 정책이다. 금리를 더 내릴 수 없을 때 "
+                   "주로 쓴다.").hits[0]
+    assert hit.entry.term == "양적완화"
