@@ -82,8 +82,10 @@ _DEFINING_VERBS = frozenset("말 뜻 의미 일컫 가리키 이르 칭하 지�
 # Endings of a plain statement ("…이다", "…말한다", "…뜻함", "…말합니다"), not of a question ("…거야", "…인가요").
 _DECLARATIVE = frozenset({"다", "ᆫ다", "는다", "ᆷ", "음", "ᆸ니다", "습니다"})
 # What a news sentence ends in ("…늘었다는 분석이다", "…할 예정이다"): a report, not a kind of thing.
-_REPORTING = frozenset("분석 평가 전망 예정 계획 방침 설명 지적 관측 입장 주장 얘기 이야기 판단 해석 예상 우려 의견 결정 셈 "
-                       "때문 중 수준 목표 소식 발표 방안".split())
+_REPORTING = frozenset("""
+분석 평가 전망 예정 계획 방침 설명 지적 관측 입장 주장 얘기 이야기 판단 해석
+예상 우려 의견 결정 셈 때문 중 수준 목표 소식 발표 방안
+""".split())
 # A sentence that opens with a name as its topic states something about that name.
 _OPENING_TOPIC = re.compile(r"(은|는|이란|란|이라는|라는)")
 
