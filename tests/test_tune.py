@@ -194,3 +194,7 @@ def test_the_default_training_data_is_the_shipped_models_data():
     assert not any(p.source in ("questions:situation", "questions:short") for p in train_pairs)
     every = parser().parse_args(["--styles", "all"])
     assert len(training_data(entries, every, random.Random(every.seed))[3]) > len(train_pairs)
+    # bench/data/extra_views.jsonl (not index views) is trained on only when its styles are asked for
+    assert not any(p.source == "questions:plain" for p in train_pairs)
+    more = parser().parse_args(["--styles", "textbook,news,colloquial,plain"])
+    assert any(p.source == "questions:plain" for p in training_data(entries, more, random.Random(more.seed))[3])

@@ -102,7 +102,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--train-on", default="train", choices=("train", "train+val"),
                     help="entries trained on: the train split (what ships; choose settings on val), or train+val")
     ap.add_argument("--styles", default="textbook,news,colloquial",
-                    help="styles of index/data/questions.jsonl trained on, comma-separated, or 'all'; the default is "
+                    help="styles of the written questions trained on (index/data/questions.jsonl; bench/data/"
+                         "extra_views.jsonl has plain, distinct, exam), comma-separated, or 'all'; the default is "
                          "what finterm-econ-3 was trained on (the situation and short views came later)")
     ap.add_argument("--per-entry", type=int, default=0,
                     help="at most this many questions per entry (0 = all); spreads a short run over every entry")

@@ -2,6 +2,8 @@
 
 Sources, all optional except the glossary:
   index/data/questions.jsonl   {"q", "term", "style"}: questions written for every entry (also the index's views)
+  bench/data/extra_views.jsonl  the same shape: more written questions (plain, distinct, exam) that are not views;
+                                trained on only when `--styles` names their styles
   bench/data/calibration.jsonl, describe_tuning.jsonl, natural_tuning.jsonl   the tuning sets
   the glossary's own names: aliases, English names, spacing variants (so name lookups keep working)
 Never read: *_holdout.jsonl and the shared dev set; `assert_unseen` checks no text leaked.
@@ -26,6 +28,7 @@ TUNING_SETS: tuple[str, ...] = ()
 NEVER = ("describe_holdout.jsonl", "natural_holdout.jsonl", "new_holdout.jsonl", "calibration.jsonl",
          "describe_tuning.jsonl", "natural_tuning.jsonl")
 HELD_OUT_ENTRIES = "new_holdout_terms.txt"  # the glossary's new entries kept out of all training
+EXTRA_QUESTIONS = "extra_views.jsonl"  # written questions kept out of the index (bench/data/README.md)
 
 
 @dataclass(frozen=True)
@@ -65,15 +68,15 @@ def held_out_rows(entries: list[Entry], data_dir: Path) -> set[int]:
 
 
 def question_pairs(entries: list[Entry], data_dir: Path) -> list[Pair]:
-    """Every question whose entry is in the glossary, from index/data/questions.jsonl and the tuning sets."""
+    """Every question whose entry is in the glossary, from index/data/questions.jsonl, bench/data's
+    extra_views.jsonl and the tuning sets."""
     table = name_table(entries)
     banned = held_out_rows(entries, data_dir)
     pairs: list[Pair] = []
     from finterm.index.views import bundled_questions
 
-    extra = bundled_questions()
-    if extra.is_file():
-        for r in _read(extra):
+    for bank in (bundled_questions(), data_dir / EXTRA_QUESTIONS):
+        for r in _read(bank) if bank.is_file() else []:
             i = table.get(norm_key(r["term"]))
             if i is not None and r.get("q") and i not in banned:
                 pairs.append(Pair(r["q"], i, f"questions:{r.get('style', '')}"))
