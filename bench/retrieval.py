@@ -101,6 +101,8 @@ def question_sets() -> dict[str, list[dict]]:
     sets["natural_holdout"] = read_jsonl(DATA / "natural_holdout.jsonl")
     if (DATA / "new_holdout.jsonl").is_file():
         sets["new_holdout"] = read_jsonl(DATA / "new_holdout.jsonl")
+    if (DATA / "gap_holdout.jsonl").is_file():
+        sets["gap_holdout"] = read_jsonl(DATA / "gap_holdout.jsonl")
     conv = read_jsonl(DATA / "conversational.jsonl")
     for half, name in ((0, "conversational_tuning"), (1, "conversational_holdout")):
         sets[name] = split_half(conv, half)  # in-domain rows; the off-topic rows are its OOD column
