@@ -182,11 +182,16 @@ def test_the_default_training_data_is_the_shipped_models_data():
     from finterm.home import bundled_glossary
     from finterm.index.load import load_glossary
     from finterm.tune.__main__ import parser, training_data
+    from finterm.tune.data import training_entries
 
     meta, _ = load_delta(Path(__file__).resolve().parents[1] / "index" / "data" / "finterm-econ-3.npz")
     report = meta["report"]
     args = parser().parse_args([])
-    entries = load_glossary(bundled_glossary()).entries
+    everything = load_glossary(bundled_glossary()).entries
+    entries = training_entries(everything, args.data)
+    later = {t.strip() for t in (args.data / "gap_holdout_terms.txt").read_text(encoding="utf-8").splitlines()}
+    assert later and len(entries) == len(everything) - len(later)  # the entries added since are left out
+    assert not later & {e.term for e in entries}
     questions, _, split, train_pairs = training_data(entries, args, random.Random(args.seed))
     assert len(entries) == report["entries"] and len(train_pairs) == report["train_pairs"]
     assert sum(split[p] == "val" for p in questions) == report["val"]["n"]

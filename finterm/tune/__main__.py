@@ -133,13 +133,13 @@ def main() -> None:
     from finterm.index.e5pack import file_sha256, load_delta, read_pack, save_delta, write_patched
     from finterm.index.load import load_glossary
     from finterm.index.store import PASSAGE_CHARS
-    from finterm.tune.data import assert_unseen, hard_negatives, same_concept
+    from finterm.tune.data import assert_unseen, hard_negatives, same_concept, training_entries
     from finterm.tune.torch_e5 import load_bert
     from finterm.tune.train import train, train_queries
 
     t0 = time.time()
     rng = random.Random(args.seed)
-    entries = load_glossary(args.glossary or bundled_glossary()).entries
+    entries = training_entries(load_glossary(args.glossary or bundled_glossary()).entries, args.data)
     passages = [e.passage(PASSAGE_CHARS) for e in entries]
     questions, names, split, train_pairs = training_data(entries, args, rng)
     assert_unseen(questions, args.data, ROOT.parent / "shared" / "eval" / "dev_questions.jsonl")
