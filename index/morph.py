@@ -73,6 +73,25 @@ def tokens_many(texts: list[str], *, drop_stop: bool = True) -> list[list[str]]:
     return out
 
 
+_PAIRS = (("(", ")"), ("[", "]"), ("『", "』"), ("「", "」"))
+_CLOSERS = "".join(b for _, b in _PAIRS)
+
+
+def _open_bracket(piece: str) -> bool:
+    return any(piece.count(a) > piece.count(b) for a, b in _PAIRS)
+
+
 def sentences(text: str) -> list[str]:
-    """Split text into sentences with Kiwi (handles Korean endings without a final period)."""
-    return [s.text.strip() for s in kiwi().split_into_sents(text) if s.text.strip()]
+    """Split text into sentences with Kiwi (handles Korean endings without a final period).
+
+    A sentence ending inside brackets does not end the sentence around it: "…물어(… 센다) 지수이다." is one
+    sentence, so an answer never quotes half a bracket."""
+    spans: list[list[int]] = []
+    for s in kiwi().split_into_sents(text):
+        last = text[spans[-1][0]:spans[-1][1]].rstrip() if spans else ""
+        # still inside a bracket, or right after one with no full stop: the sentence goes on
+        if spans and (_open_bracket(last) or last[-1:] in _CLOSERS):
+            spans[-1][1] = s.end
+        else:
+            spans.append([s.start, s.end])
+    return [piece for a, b in spans if (piece := text[a:b].strip())]

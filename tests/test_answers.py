@@ -266,3 +266,17 @@ def test_how_something_is_decided_is_answered_with_what_it_goes_by(r):
     # a formula question keeps its formula and is not padded with rule sentences
     b = ask(r, "통화유통속도 구하는 공식")
     assert "÷" in b.text and "물가가 높으면" not in b.text
+
+
+def test_a_sentence_ending_inside_brackets_does_not_split_the_sentence_around_it():
+    """Kiwi ends a sentence at "…센다)" inside a bracket; an answer must never quote half a bracket."""
+    from finterm.index.morph import sentences
+
+    text = ("관리자에게 주문이 늘었는지 물어(납품 지연은 수요가 강하다는 뜻이므로 긍정 응답으로 센다) 경기를 나타낸 "
+            "지수이다. 50을 넘으면 확장으로 본다. 해외 투자가 늘면 플러스가 된다(2025년 새 기준이 나와 전환을 준비 "
+            "중이다). 흑자는 자산 취득으로 이어진다.")
+    got = sentences(text)
+    assert got == ["관리자에게 주문이 늘었는지 물어(납품 지연은 수요가 강하다는 뜻이므로 긍정 응답으로 센다) 경기를 나타낸 "
+                   "지수이다.", "50을 넘으면 확장으로 본다.",
+                   "해외 투자가 늘면 플러스가 된다(2025년 새 기준이 나와 전환을 준비 중이다).", "흑자는 자산 취득으로 이어진다."]
+    assert all(s in text for s in got)
