@@ -97,11 +97,15 @@ def name_evidence(r, c: Candidates) -> None:
             # A question that holds a name is near another name only in what they share ("넛지 마케팅" and
             # 바이럴 마케팅: 0.8, the 마케팅); only a spelling within a letter or two counts ("베블렌효과").
             near = [(key, sim) for key, sim in near if sim >= 0.85]
+        # A word of the language is near a name only by accident ("경매" is not a misspelt 공매, 0.8): still a
+        # "did you mean", but no evidence for that entry unless a long word is a letter off it (>= 0.9).
+        is_word = bool(near) and not found and dictionary_word(c.core)
         for rank, (key, sim) in enumerate(near):
             for i in r.keys[key]:
                 if i in c.cover:
                     continue
-                c.typo[i] = sim - 0.1
+                if not is_word or sim >= 0.9:
+                    c.typo[i] = sim - 0.1
                 c.typo_terms.append(r.entries[i].term)
                 # A clearly closest spelling ("인풀레이션" -> 인플레이션) is a lookup, not a hint; so is one
                 # word within a letter of a name when a name it contains explains only part of it

@@ -279,6 +279,21 @@ def test_a_word_of_the_language_is_not_looked_up_as_a_name_a_letter_away(tmp_pat
     assert r.search("인풀레이션이 뭐야").hits[0].match == "typo"  # a misspelling is still looked up
 
 
+def test_a_word_of_the_language_gives_no_evidence_for_a_short_name_a_letter_away(tmp_path):
+    """"경매" (auction) is a word one vowel from 공매 (a public sale): a "did you mean", not a reason to
+    rank 공매 first (its typo column stays 0); a misspelling keeps its typo evidence."""
+    from finterm.rag.candidates import gather
+
+    r = _tiny_retriever(tmp_path, [
+        ("k1", "공매", "세금 체납으로 압류된 재산을 공공기관이 공개 경쟁으로 파는 절차를 말한다."),
+        ("k2", "인플레이션", "물가 수준이 지속적으로 오르는 현상이다."),
+    ])
+    c = gather(r, "경매", ("name", "bm25", "dense"))
+    assert "공매" in c.typo_terms and 0 not in c.typo
+    c = gather(r, "인풀레이션", ("name", "bm25", "dense"))
+    assert c.typo.get(1, 0) > 0.8
+
+
 def test_a_name_said_without_its_suffix_is_found(tmp_path):
     from finterm.rag.query import suffix_stems
 
