@@ -85,13 +85,18 @@ def sentences(text: str) -> list[str]:
     """Split text into sentences with Kiwi (handles Korean endings without a final period).
 
     A sentence ending inside brackets does not end the sentence around it: "…물어(… 센다) 지수이다." is one
-    sentence, so an answer never quotes half a bracket."""
-    spans: list[list[int]] = []
+    sentence, so an answer never quotes half a bracket. A bracket that never closes (a typed "1)" list, a
+    stray "(") joins nothing: Kiwi's own pieces are kept."""
+    groups: list[list[tuple[int, int]]] = []
     for s in kiwi().split_into_sents(text):
-        last = text[spans[-1][0]:spans[-1][1]].rstrip() if spans else ""
+        last = text[groups[-1][0][0]:groups[-1][-1][1]].rstrip() if groups else ""
         # still inside a bracket, or right after one with no full stop: the sentence goes on
-        if spans and (_open_bracket(last) or last[-1:] in _CLOSERS):
-            spans[-1][1] = s.end
+        if groups and (_open_bracket(last) or last[-1:] in _CLOSERS):
+            groups[-1].append((s.start, s.end))
         else:
-            spans.append([s.start, s.end])
+            groups.append([(s.start, s.end)])
+    spans = []
+    for g in groups:
+        whole = (g[0][0], g[-1][1])
+        spans += g if len(g) > 1 and _open_bracket(text[whole[0]:whole[1]]) else [whole]
     return [piece for a, b in spans if (piece := text[a:b].strip())]

@@ -270,7 +270,7 @@ def test_how_something_is_decided_is_answered_with_what_it_goes_by(r):
 
 def test_a_sentence_ending_inside_brackets_does_not_split_the_sentence_around_it():
     """Kiwi ends a sentence at "…센다)" inside a bracket; an answer must never quote half a bracket."""
-    from finterm.index.morph import sentences
+    from finterm.index.morph import kiwi, sentences
 
     text = ("관리자에게 주문이 늘었는지 물어(납품 지연은 수요가 강하다는 뜻이므로 긍정 응답으로 센다) 경기를 나타낸 "
             "지수이다. 50을 넘으면 확장으로 본다. 해외 투자가 늘면 플러스가 된다(2025년 새 기준이 나와 전환을 준비 "
@@ -284,3 +284,6 @@ def test_a_sentence_ending_inside_brackets_does_not_split_the_sentence_around_it
         "흑자는 자산 취득으로 이어진다.",
     ]
     assert all(s in text for s in got)
+    # a bracket that never closes joins nothing
+    typed = "물가가 오른다(수요가 늘었다. 그래서 금리를 올렸다. 환율은 내렸다."
+    assert sentences(typed) == [s.text.strip() for s in kiwi().split_into_sents(typed)]
