@@ -223,6 +223,7 @@ def respond(retriever, result: SearchResult, intent: Intent, *, question: str | 
 # "기준금리는 어떻게 정해져?" asks what it follows, not for a formula: a sentence saying what it goes by
 # ("…에 따라") or which way it is moved when ("물가가 높으면 올리고 경기가 부진하면 내리는") answers it.
 _ASKS_RULE = re.compile(r"정해|정하|결정")
+_ASKS_CONSEQUENCE = re.compile(r"\S(으)?면\s")
 _RULE = re.compile(r"에\s*따라|(으)?면\s+\S*(오르|올리|올린|내리|내린|떨어|늘|줄)")
 
 
@@ -231,6 +232,10 @@ def _has_shape(intent: str, text: str, question: str = "") -> bool:
     "how is it decided" a rule it goes by."""
     cue = CUES.get(intent)
     if intent == "how" and _ASKS_RULE.search(question) and _RULE.search(text):
+        return True
+    # "금리가 오르면 왜 주가가 떨어져?" asks why a consequence follows: the mechanism is a chain of
+    # consequences ("금리가 오르면 할인율이 커져 …"), which has the effect shape rather than 때문.
+    if intent == "why" and _ASKS_CONSEQUENCE.search(question) and CUES["effect"].search(text):
         return True
     return bool(cue is not None and cue.search(text)) or (intent in FORMULA_INTENTS and bool(_FORMULA.search(text)))
 

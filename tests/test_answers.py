@@ -17,7 +17,7 @@ from finterm.rag.intent import intent_of
 
 SET = Path(__file__).resolve().parents[1] / "bench" / "data" / "answers.jsonl"
 EXTRA = ("구축효과", "유동성 함정", "평가절상", "평가절하", "환율", "기준금리", "대출", "금리", "비트코인", "재정정책",
-         "가계부채", "예금", "외환시장", "공매도", "개인투자자")
+         "가계부채", "예금", "외환시장", "공매도", "개인투자자", "금리와 주가")
 
 
 def rows() -> list[dict]:
@@ -184,6 +184,18 @@ def test_a_why_answer_after_the_defining_sentence_gives_the_reasons(r):
     a = ask(r, "회사가 너무 커지면 왜 평균비용이 오히려 올라가?")
     assert a.intent == "why" and a.citations[0].term == "규모의 불경제"
     assert "의사소통과 관리가 어려워지고" in a.text
+
+
+def test_why_a_consequence_follows_is_answered_with_the_mechanism(r):
+    # "오르면 … 왜": the reason is a chain of consequences ("금리가 오르면 할인율이 커져 …"), not a 때문 sentence
+    a = ask(r, "금리 오르면 왜 주가가 떨어져?")
+    assert a.intent == "why" and a.citations[0].term == "금리와 주가"
+    assert "할인율이 커져" in a.text
+    # a plain why-question keeps asking for reasons only
+    from finterm.rag.respond import _has_shape
+
+    assert not _has_shape("why", "금리가 오르면 할인율이 커진다.", "주가는 왜 떨어져?")
+    assert _has_shape("why", "금리가 오르면 할인율이 커진다.", "금리가 오르면 왜 주가가 떨어져?")
 
 
 def test_a_how_to_idiom_names_its_term_rather_than_describing_one(r):
