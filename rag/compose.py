@@ -5,7 +5,8 @@ bench/data/answers.jsonl with bench/answers.py):
 - lexical: the IDF-weighted share of the question's morphemes (Kiwi) found in the sentence or the
   name of its entry ("성장주 주가" finds 성장주's sentence about 주가);
 - cue: the sentence has the shape the intent asks for (a formula for how, 때문/위해 for why, an
-  institution for who, 예를 들어 for example, a "…면" consequence for effect, 관계 for relation);
+  institution for who, a date or deadline for when, 예를 들어 for example, a "…면" consequence for effect,
+  관계 for relation);
 - direction: for effect questions, the sentence moves the question's noun the same way ("환율이
   오르면" is answered by "환율이 올라 …", never by 평가절상's "환율이 떨어져 …");
 - dense: e5 cosine of question and sentence (vectors cached in the home's vector cache);
@@ -31,6 +32,8 @@ CUES = {
     "who": re.compile(r"한국은행|국가데이터처|통계청|위원회|공사|거래소|금융결제원|국세청|기획재정부|재정경제부|연준|"
                       r"정부가|회사가|기관이|이코노미스트|발표|작성|운영|발행|관리|보증|조사|설립|주도|사무국|본부|세워|"
                      r"학자|처음\s*(쓴|썼|제시|사용)|제안|고안|주장|창시|이름을\s*땄"),
+    "when": re.compile(r"\d{2,4}년|\d+월|\d+일|\d+세기|년대|시한|기한|마감|당시|무렵|이후|이전|부터|까지|"
+                       r"매(월|년|분기|주)|분기마다|해마다|처음"),
     "example": re.compile(r"예를 들어|예컨대|예이다|예다|예로|사례|대표적|들 수 있|예이며|"
                          r"\S+, \S+.{0,40}등(이|을|에|도)\s*(있|해당|꼽|포함|속)"),
     "relation": re.compile(r"관계|\S수록|반대로 움직|비례|역의|음\(|양\(|함께 움직|같아진|대응|면적|구분된다|다르다"),

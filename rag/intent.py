@@ -3,7 +3,7 @@
     intent_of("환율이 오르면 수출에 어떤 영향이 있어?")   -> Intent("effect")
     intent_of("비트코인 시세 알려줘")                      -> Intent("cannot", cannot="price")
 
-Intents: define, effect, how, why, who (who/where), example, difference, relation, and cannot (a live
+Intents: define, effect, how, why, who (who/where), when, example, difference, relation, and cannot (a live
 price, a forecast or personal advice: things a glossary does not know). The first rule that matches
 wins, so the order below is part of the design: "누가 정해?" is who before how, "오르면 … 왜" is why
 before effect. Measured on bench/data/answers.jsonl by bench/answers.py (intent accuracy per intent).
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from finterm.rag.query import is_difference_question
 
-INTENTS = ("define", "effect", "how", "why", "who", "example", "difference", "relation", "cannot")
+INTENTS = ("define", "effect", "how", "why", "who", "when", "example", "difference", "relation", "cannot")
 
 # Things a glossary cannot know, by kind. A forecast is a question about the future in the -ㄹ까 form
 # ("오를까", "인하될까") or with 전망/예측; a price asks for a current number; advice asks what *I* should do.
@@ -36,6 +36,9 @@ _RULES = (
     ("example", re.compile(r"예시|예를|예는|예가|예로|예\s*좀|예\s*들|의\s*예\W*$|사례|example", re.IGNORECASE)),
     ("who", re.compile(r"누가|누구|어디서|어디에서|어디가|어디에|어느\s*(기관|나라|곳|시장)|기관은|기관이|발표\s*기관|"
                        r"운영\s*기관|주도")),
+    # When something happened or is due ("석유파동은 언제 일어났어?", "예산안은 언제까지 통과해야 돼?"); a forecast
+    # ("언제 내릴까") is a cannot-know question and was caught above.
+    ("when", re.compile(r"언제|몇\s*년(도)?(에|부터|까지)|몇\s*월|며칠|(법정\s*)?시한|기한(은|이|까지)")),
     ("why", re.compile(r"왜|이유|까닭|원인|목적|필요(해|한|하|성)|생겨|생기(나|는지|죠)")),
     ("how", re.compile(r"계산|구하|구해|공식|산출|산정|측정|재는|어떻게\s*(정해|정하|결정|매기|만들)|정해지|결정되|"
                        r"방법|식은|대안|대응|해결")),

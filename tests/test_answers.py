@@ -17,7 +17,7 @@ from finterm.rag.intent import intent_of
 
 SET = Path(__file__).resolve().parents[1] / "bench" / "data" / "answers.jsonl"
 EXTRA = ("구축효과", "유동성 함정", "평가절상", "평가절하", "환율", "기준금리", "대출", "금리", "비트코인", "재정정책",
-         "가계부채", "예금", "외환시장", "공매도", "개인투자자", "금리와 주가")
+         "가계부채", "예금", "외환시장", "공매도", "개인투자자", "금리와 주가", "예산안", "WTI")
 
 
 def rows() -> list[dict]:
@@ -111,6 +111,9 @@ def test_no_answer_in_the_labelled_set_says_anything_not_in_a_cited_definition(r
     # a cue word inside a name is not a cue: 산업연관표, 연결재무제표
     ("우리나라 산업연관표는 어느 기관이 만들어?", "who"), ("연결재무제표가 뭐야", "define"),
     ("이자율하고 화폐수요는 무슨 관계야", "relation"),
+    # when something happened or is due; a forecast stays cannot-know
+    ("석유파동은 언제 일어났어?", "when"), ("예산안은 몇 월까지 통과돼야 해?", "when"),
+    ("미국 금리 언제 내릴까?", "cannot"),
 ])
 def test_intent_rules(question, intent):
     assert intent_of(question).name == intent
@@ -196,6 +199,15 @@ def test_why_a_consequence_follows_is_answered_with_the_mechanism(r):
 
     assert not _has_shape("why", "금리가 오르면 할인율이 커진다.", "주가는 왜 떨어져?")
     assert _has_shape("why", "금리가 오르면 할인율이 커진다.", "금리가 오르면 왜 주가가 떨어져?")
+
+
+def test_a_when_question_is_answered_with_the_dated_sentence(r):
+    a = ask(r, "예산안은 언제까지 국회를 통과해야 돼?")
+    assert a.intent == "when" and a.citations[0].term == "예산안"
+    assert "12월 2일" in a.text
+    # the date sits in the last sentence: a definition's first sentences would not give it
+    b = ask(r, "WTI 가격이 마이너스가 된 게 언제야?")
+    assert b.intent == "when" and b.citations[0].term == "WTI" and "2020년 4월 20일" in b.text
 
 
 def test_a_how_to_idiom_names_its_term_rather_than_describing_one(r):
