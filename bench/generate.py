@@ -3,6 +3,14 @@
     .venv/bin/python bench/generate.py --tiny                         # the tests' tiny model, built in tmp
     .venv/bin/python bench/generate.py                                # the seed's adapter (GPU advised)
     .venv/bin/python bench/generate.py --adapter DIR [--base-model DIR] --runs 3 --new-tokens 128
+    python bench/generate.py --shape polyglot-ko-5.8b --definitions 5 --new-tokens 256   # GPU, no download
+
+`--shape polyglot-ko-5.8b` builds (bench/real_shape.py, in a child process so the measured process
+starts clean) a randomly initialised model of the seed's exact shape with a random LoRA of the
+adapter's shape and measures that: the numbers are the real model's, the words are noise.
+`--shape small` is a 2-layer model of the same kind, to check the path on a CPU.
+`--definitions N` puts N bundled glossary definitions (those whose name holds 금리) in the prompt,
+as retrieval does, instead of the one short definition.
 
 The model is loaded through `QLoRAGenerator` (the code `finterm ask --generator qlora` runs), then
 the same prompt is generated `--runs` times, greedy, with a token-timing streamer. With `--fixed`
@@ -16,6 +24,7 @@ import argparse
 import json
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +71,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--eos", action="store_true", help="stop at EOS (default: always write --new-tokens)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--shape", choices=["polyglot-ko-5.8b", "small"],
+                    help="a random model of this shape, built here (no download)")
+    ap.add_argument("--definitions", type=int, default=1, help="definitions in the prompt (default 1)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -82,6 +94,14 @@ def main() -> None:
         _, adapter_dir = build_tiny_qlora(Path(tmp.name))
         adapter = str(adapter_dir)
         print(f"built the tiny model in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    shape = None
+    if args.shape:
+        tmp = tempfile.TemporaryDirectory(prefix="finterm-shape-")  # removed when the process ends
+        extra = ["--layers", "2", "--hidden", "256", "--heads", "4"] if args.shape == "small" else []
+        shape = json.loads(subprocess.run([sys.executable, str(HERE / "real_shape.py"), tmp.name, *extra],
+                                          check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+        adapter = shape["adapter"]
+        print(f"built a random {args.shape} model in {shape['seconds']} s", file=sys.stderr)
     config = GeneratorConfig(do_sample=False, max_new_tokens=args.new_tokens, device=args.device)
     config = config.override(adapter=adapter, base_model=args.base_model)
     gen = QLoRAGenerator(config)
@@ -89,8 +109,13 @@ def main() -> None:
     t = time.perf_counter()
     loaded = gen.loaded
     load_s = time.perf_counter() - t
-    entry = Entry(id="b1", term="기준금리", definition=PROMPT_DEFINITION, source="bench")
-    prompt = format_prompt(PROMPT_QUESTION, [entry])
+    entries = [Entry(id="b1", term="기준금리", definition=PROMPT_DEFINITION, source="bench")]
+    if args.definitions > 1:
+        rows = [json.loads(line) for line in (HERE.parent / "index" / "data" / "glossary.jsonl")
+                .read_text(encoding="utf-8").splitlines() if line.strip()]
+        entries = [Entry(id=r["id"], term=r["term"], definition=r["definition"], source="bench")
+                   for r in rows if "금리" in r["term"]][:args.definitions]
+    prompt = format_prompt(PROMPT_QUESTION, entries)
     enc = gen.encode(prompt)
     kwargs = gen.generation_kwargs()
     if not args.eos:
@@ -125,6 +150,12 @@ def main() -> None:
         "model_footprint_mb": round(footprint, 2),
         "runs": args.runs, "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
+    if shape:
+        report["shape"] = {"name": args.shape, **{k: shape[k] for k in ("parameters", "layers", "hidden",
+                                                                        "base_disk_gb", "seconds")}}
+    if loaded.device.startswith("cuda"):
+        report["gpu"] = torch.cuda.get_device_name(0)
+        report["peak_reserved_mb"] = round(torch.cuda.max_memory_reserved() / 2**20, 1)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return

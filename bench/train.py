@@ -4,6 +4,13 @@
     .venv/bin/python bench/train.py --examples-only        # only build the real examples from the index
     .venv/bin/python bench/train.py --real --steps 20      # the 5.8B base + the seed's adapter, on a GPU
     .venv/bin/python bench/train.py --estimate             # GPU memory of the 5.8B run, from its config
+    finterm train --dump ex.jsonl --limit 400 && python bench/train.py --shape polyglot-ko-5.8b --examples ex.jsonl
+                                                           # measured at the 5.8B shape on a GPU, no download
+
+`--shape polyglot-ko-5.8b` trains a new LoRA (r 16, query_key_value) on a randomly initialised base
+of the seed's exact shape (bench/real_shape.py; the real prompts from `--examples`, a dump of
+`finterm train`, tokenised by a BPE trained on the glossary): steps/s and peak GPU memory are the
+real run's, the loss means nothing. `--shape small` checks the same path on a CPU.
 
 Part 1 builds the real training examples (rag/train_data.py) from the bundled index and the
 project's non-held-out question sets (`--limit` questions), and reports examples/s and counts.
@@ -76,6 +83,10 @@ def main() -> None:
     ap.add_argument("--grad-accum", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--estimate", action="store_true", help="print the 5.8B run's GPU memory estimate and stop")
+    ap.add_argument("--shape", choices=["polyglot-ko-5.8b", "small"],
+                    help="a random base of this shape, built here (needs --examples)")
+    ap.add_argument("--examples", help="a `finterm train --dump` file (with --shape)")
+    ap.add_argument("--base-model", help="with --shape: a base real_shape.py built before (skips the build)")
     args = ap.parse_args()
     if args.estimate:
         rows = [memory_estimate(POLYGLOT_5_8B, batch=b, seq=s) for b, s in ((1, 1024), (4, 512), (4, 1024), (8, 1024))]
@@ -88,6 +99,32 @@ def main() -> None:
     from finterm.rag.train import TrainConfig, train
 
     report: dict = {}
+    if args.shape and not args.examples:
+        ap.error("--shape needs --examples FILE (write one with `finterm train --dump FILE --limit 400`)")
+    if args.shape:
+        import subprocess
+
+        from transformers import AutoTokenizer
+
+        from finterm.rag.train_data import load
+
+        examples, counts = load(args.examples)
+        tmp = Path(tempfile.mkdtemp(prefix="finterm-bench-shape-"))
+        if args.base_model:
+            shape = {"base": args.base_model}
+        else:
+            extra = ["--layers", "2", "--hidden", "256", "--heads", "4"] if args.shape == "small" else []
+            shape = json.loads(subprocess.run([sys.executable, str(HERE / "real_shape.py"), str(tmp), *extra],
+                                              check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+            report["shape"] = {"name": args.shape,
+                               **{k: shape[k] for k in ("parameters", "layers", "hidden", "seconds")}}
+        tok = AutoTokenizer.from_pretrained(shape["base"])
+        lengths = sorted(len(tok(e.prompt + " " + e.answer)["input_ids"]) + 1 for e in examples)
+        report["examples"] = {**counts, "tokens_median": lengths[len(lengths) // 2], "tokens_max": lengths[-1]}
+        out = tmp / "trained"
+        config = TrainConfig(out=str(out), adapter=None, base_model=shape["base"], max_steps=args.steps,
+                             batch_size=args.batch_size, grad_accum=args.grad_accum, save_steps=10**9,
+                             seed=args.seed)
     if args.real or args.examples_only:
         examples, counts, secs = build_real(args.limit, args.index, args.seed)
         report["examples"] = {**counts, "seconds": round(secs, 1),
@@ -95,13 +132,14 @@ def main() -> None:
         if args.examples_only:
             print(json.dumps(report, ensure_ascii=False))
             return
-    out = Path(tempfile.mkdtemp(prefix="finterm-bench-train-")) / "adapter"
     if args.real:
+        out = Path(tempfile.mkdtemp(prefix="finterm-bench-train-")) / "adapter"
         config = TrainConfig(out=str(out), max_steps=args.steps, batch_size=args.batch_size,
                              grad_accum=args.grad_accum, save_steps=10**9, seed=args.seed)
-    else:
+    elif not args.shape:
         from tiny_train import build_copy_base, toy_entries, toy_examples
 
+        out = Path(tempfile.mkdtemp(prefix="finterm-bench-train-")) / "adapter"
         entries = toy_entries()
         t0 = time.perf_counter()
         base = build_copy_base(out.parent / "base", entries)
@@ -116,7 +154,8 @@ def main() -> None:
     rec = json.loads((out / "training.json").read_text(encoding="utf-8"))
     cuda = rec["device"].startswith("cuda")
     report["train"] = {
-        "model": "real 5.8B + seed adapter" if args.real else "tiny toy GPT-NeoX (hidden 64, 2 layers)",
+        "model": (f"random {args.shape} base + new LoRA" if args.shape else "real 5.8B + seed adapter" if args.real
+                  else "tiny toy GPT-NeoX (hidden 64, 2 layers)"),
         "device": rec["device"], "steps": result.steps, "effective_batch": args.batch_size * args.grad_accum,
         "seconds": round(result.seconds, 1), "steps_per_s": round(result.steps / result.seconds, 3),
         "loss_first": round(result.loss_first, 3), "loss_last": round(result.loss_last, 3),
@@ -125,6 +164,9 @@ def main() -> None:
                                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_memory_kind": "CUDA max allocated" if cuda else "peak RSS (process)",
         "cpu_count": __import__("os").cpu_count(), "torch": torch.__version__}
+    if cuda:
+        report["train"]["gpu"] = torch.cuda.get_device_name(0)
+        report["train"]["peak_reserved_mb"] = round(torch.cuda.max_memory_reserved() / 2**20, 1)
     print(json.dumps(report, ensure_ascii=False))
 
 

@@ -1,6 +1,7 @@
 """The `finterm train` command: build the grounded examples, optionally dump them, train an adapter.
 
     finterm train --dump examples.jsonl                    # only build and write the examples
+    finterm train --examples examples.jsonl --out my-adapter   # train on examples written earlier
     finterm train --out my-adapter                         # continue the seed's adapter (needs a GPU)
     finterm ask "기준금리가 뭐야?" --generator qlora --adapter my-adapter
 
@@ -33,6 +34,8 @@ def add_train_parser(sub) -> None:
     d.add_argument("--limit", type=int, help="use at most N questions (a random N)")
     d.add_argument("--seed", type=int, default=0, help="same seed, same examples and order (default 0)")
     d.add_argument("--dump", metavar="FILE.jsonl", help="write the examples here (without --out: only this)")
+    d.add_argument("--examples", metavar="FILE.jsonl",
+                   help="train on examples written earlier with --dump (no index or question sets are read)")
     m = s.add_argument_group("model (defaults: the seed's recipe)")
     m.add_argument("--out", help="folder for the new adapter and training.json")
     m.add_argument("--adapter", default=DEFAULT_ADAPTER,
@@ -58,8 +61,12 @@ def add_train_parser(sub) -> None:
 
 def cmd_train(args) -> int:
     from finterm.api import open_retriever
-    from finterm.rag.train_data import build_examples, dump
+    from finterm.rag.train_data import build_examples, dump, load
 
+    if args.examples is not None and args.dump is not None:
+        from finterm.cli import UsageError
+
+        raise UsageError("--examples reads examples and --dump writes them; give one of the two")
     if args.out is None and args.dump is None:
         from finterm.cli import UsageError
 
@@ -79,11 +86,16 @@ def cmd_train(args) -> int:
                              save_steps=args.save_steps, gradient_checkpointing=not args.no_gradient_checkpointing,
                              seed=args.seed, device=args.device, cpu_ok=args.cpu_ok, overwrite=args.overwrite)
     log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-    retriever = open_retriever(args.index)
-    examples, counts = build_examples(retriever, args.questions, k=args.k, refusal_share=args.refusal_share,
-                                      seed=args.seed, named=not args.no_named, limit=args.limit)
-    log(f"finterm: {counts['examples']} examples ({counts['grounded']} grounded, {counts['refusal']} refusal; "
-        f"{counts['not_in_index']} questions name no entry of the index)")
+    if args.examples is not None:
+        examples, counts = load(args.examples)
+        log(f"finterm: {counts['examples']} examples from {args.examples} ({counts['grounded']} grounded, "
+            f"{counts['refusal']} refusal)")
+    else:
+        retriever = open_retriever(args.index)
+        examples, counts = build_examples(retriever, args.questions, k=args.k, refusal_share=args.refusal_share,
+                                          seed=args.seed, named=not args.no_named, limit=args.limit)
+        log(f"finterm: {counts['examples']} examples ({counts['grounded']} grounded, {counts['refusal']} "
+            f"refusal; {counts['not_in_index']} questions name no entry of the index)")
     if args.dump:
         try:
             dump(examples, args.dump)

@@ -220,3 +220,44 @@ def dump(examples: list[Example], path: str | Path) -> None:
         f.write(json.dumps({"format": FORMAT, "examples": len(examples)}) + "\n")
         for e in examples:
             f.write(json.dumps(e.to_json(), ensure_ascii=False) + "\n")
+
+
+def load(path: str | Path) -> tuple[list[Example], dict]:
+    """The examples of a `dump` file and their counts (build on a laptop, train on a GPU machine).
+
+    The first line must name the format; a malformed row stops with its file:line (an example set with
+    a hole in it would train silently on less)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise FintermError(f"examples file {path} cannot be read ({why})") from None
+    try:
+        head = json.loads(lines[0]) if lines else {}
+    except ValueError:
+        head = {}
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
+        raise FintermError(f"{path}:1: not a finterm examples file (its first line should name {FORMAT!r}; "
+                           "write one with `finterm train --dump`)")
+    examples = []
+    for n, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            e = Example(prompt=str(row["prompt"]), answer=str(row["answer"]), kind=str(row["kind"]),
+                        question=str(row["question"]), origin=str(row["origin"]),
+                        entry_ids=tuple(str(i) for i in row["entry_ids"]),
+                        oracles=tuple(int(i) for i in row["oracles"]))
+        except (ValueError, KeyError, TypeError):
+            raise FintermError(f"{path}:{n}: not an example (needs prompt, answer, kind, question, origin, "
+                               "entry_ids, oracles)") from None
+        if e.kind not in ("grounded", "refusal") or not e.prompt.strip() or not e.answer.strip():
+            raise FintermError(f"{path}:{n}: kind must be grounded or refusal, with a prompt and an answer")
+        examples.append(e)
+    if not examples:
+        raise FintermError(f"{path} holds no examples")
+    grounded = sum(e.kind == "grounded" for e in examples)
+    return examples, {"examples": len(examples), "grounded": grounded, "refusal": len(examples) - grounded,
+                      "not_in_index": 0, "from_file": str(path)}

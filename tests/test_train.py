@@ -26,7 +26,7 @@ from finterm import FintermError
 from finterm.cli import main
 from finterm.rag.prompt import ANSWER_MARK, INSTRUCTION, answer_part
 from finterm.rag.train import TrainConfig, encode, estimate_parameters, train
-from finterm.rag.train_data import build_examples, compose_answer, read_questions
+from finterm.rag.train_data import build_examples, compose_answer, dump, load, read_questions
 
 QUESTIONS = [{"q": "중앙은행이 정하는 정책금리", "expect": ["기준금리"]},
              {"q": "물가가 계속 오르는 현상", "expect": ["인플레이션"]},
@@ -83,6 +83,29 @@ def test_same_seed_same_examples_and_dump(retriever, qfile, tmp_path):
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert lines[0] == {"format": "finterm-train-examples/1", "examples": len(a)}
     assert lines[1:] == [e.to_json() for e in a]
+    back, counts = load(out)  # what `finterm train --examples` trains on: the same examples
+    assert back == a and counts["examples"] == len(a) and counts["grounded"] + counts["refusal"] == len(a)
+
+
+def test_examples_file_errors_name_the_line(retriever, qfile, tmp_path, capsys):
+    good = tmp_path / "ex.jsonl"
+    dump(build_examples(retriever, [qfile], seed=7)[0], good)
+    lines = good.read_text(encoding="utf-8").splitlines()
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join(lines[:2] + ['{"prompt": "질문", "answer": "답"}'] + lines[2:]) + "\n",
+                      encoding="utf-8")
+    with pytest.raises(FintermError, match=r"broken\.jsonl:3: not an example"):
+        load(broken)
+    plain = tmp_path / "questions.jsonl"
+    plain.write_text('{"q": "기준금리란?", "expect": ["기준금리"]}\n', encoding="utf-8")
+    with pytest.raises(FintermError, match=r"questions\.jsonl:1: not a finterm examples file"):
+        load(plain)
+    assert main(["train", "--examples", str(plain), "--adapter", "none", "--base-model", str(tmp_path),
+                 "--out", str(tmp_path / "ad")]) == 1
+    err = capsys.readouterr().err
+    assert "not a finterm examples file" in err and "Traceback" not in err
+    assert not (tmp_path / "ad").exists()
+    assert main(["train", "--examples", str(good), "--dump", str(tmp_path / "x.jsonl")]) == 2
 
 
 @pytest.mark.parametrize("name", ["natural_holdout.jsonl", "new_holdout.jsonl", "dev_questions.jsonl"])
@@ -352,6 +375,16 @@ def test_cli_train_json(toy, tmp_path, small_index, capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"steps", "examples", "loss_first", "loss_last", "out"} and out["steps"] == 2
     assert out["out"] == str(tmp_path / "ad")
+    # the same examples dumped here and trained from the file elsewhere (no index is opened)
+    dumped = tmp_path / "ex.jsonl"
+    assert main(args[:args.index("--adapter")] + ["-k", "2", "--dump", str(dumped), "--quiet"]) == 0
+    again = ["train", "--examples", str(dumped)] + args[args.index("--adapter"):]
+    again[again.index(str(tmp_path / "ad"))] = str(tmp_path / "ad2")
+    assert main(again) == 0
+    out2 = json.loads(capsys.readouterr().out)
+    assert out2["examples"] == out["examples"] and out2["steps"] == 2
+    rec = json.loads((tmp_path / "ad2" / "training.json").read_text(encoding="utf-8"))
+    assert rec["steps_done"] == 2
 
 
 # -- GPU -----------------------------------------------------------------------------------------
