@@ -3,8 +3,9 @@
     intent_of("환율이 오르면 수출에 어떤 영향이 있어?")   -> Intent("effect")
     intent_of("비트코인 시세 알려줘")                      -> Intent("cannot", cannot="price")
 
-Intents: define, effect, how, why, who (who/where), when, example, difference, relation, and cannot (a live
-price, a forecast or personal advice: things a glossary does not know). The first rule that matches
+Intents: define, effect, how, why, who (who/where), when, amount (a number fixed by a rule: a limit, a rate, a
+threshold), example, difference, relation, and cannot (a live price, a forecast or personal advice: things a
+glossary does not know). The first rule that matches
 wins, so the order below is part of the design: "누가 정해?" is who before how, "오르면 … 왜" is why
 before effect. Measured on bench/data/answers.jsonl by bench/answers.py (intent accuracy per intent).
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from finterm.rag.query import is_difference_question
 
-INTENTS = ("define", "effect", "how", "why", "who", "when", "example", "difference", "relation", "cannot")
+INTENTS = ("define", "effect", "how", "why", "who", "when", "amount", "example", "difference", "relation", "cannot")
 
 # Things a glossary cannot know, by kind. A forecast is a question about the future in the -ㄹ까 form
 # ("오를까", "인하될까") or with 전망/예측; a price asks for a current number; advice asks what *I* should do.
@@ -30,6 +31,17 @@ _CANNOT = (
                          r"지금\s*몇|(주가|가격|금리|환율)\s*(좀\s*)?알려|현재\s*(가격|환율|금리|주가)")),
 )
 
+# "몇 퍼센트야" asks for a live number unless it is about a number a rule fixes: a limit, a tax rate, a
+# threshold, a target ("상한가 몇 퍼센트야?", "예금자보호 한도 얼마야?", "법정 최고금리 몇 %야?"). Those are in
+# the definitions, so they are answered ("amount"); a market price or a statistic with no such word stays a
+# cannot-know question ("기준금리 몇 퍼센트야?", "실업률 몇 퍼센트야?", "오늘 환율 얼마야?").
+_FIXED_NUMBER = re.compile(r"한도|상한|하한|제한\s*폭|가격\s*제한|세율|공제|요건|최고\s*금리|법정|최대|최소|최저|"
+                           r"목표|기준(?!\s*금리)|비율|율(은|이|이야)?\s*(몇|얼마)|수수료율|보호\s*(한도|금액)|"
+                           r"\S세(금)?\s*(는|가|은|이)?\s*(몇|얼마)")  # a tax: "부가가치세 몇 퍼센트야?"
+# A price is live even next to such a word ("삼성전자 주가 상한가 얼마야?" needs today's price); "지금" is not
+# ("예금자보호 한도 지금 얼마야?" asks the rule now), nor a market's name ("코스피 상한가 몇 퍼센트야?").
+_LIVE = re.compile(r"시세|주가|환율|유가|금값|가격(?!\s*제한)|시가\s*총액|집값|전셋값")
+
 _RULES = (
     # Not inside a name: 관계기업, 산업연관표, 연결재무제표 are terms, not "relation" cues.
     ("relation", re.compile(r"관계(?!기업|회사|형|사\b)|상관|연관(?!표|산업)|연결(?!재무|납세|회계|기준|실체|대상)")),
@@ -39,6 +51,9 @@ _RULES = (
     # When something happened or is due ("석유파동은 언제 일어났어?", "예산안은 언제까지 통과해야 돼?"); a forecast
     # ("언제 내릴까") is a cannot-know question and was caught above.
     ("when", re.compile(r"언제|몇\s*년(도)?(에|부터|까지)|몇\s*월|며칠|(법정\s*)?시한|기한(은|이|까지)")),
+    # How much or how many, once a live price was ruled out ("상한가 몇 퍼센트야?"); "얼마나" asks a degree.
+    ("amount", re.compile(r"얼마(?!나)|몇\s*(퍼센트|%|프로|원|배|개|명|곳|살|세|개월|"
+                          r"년\s*(이|마다|간|동안|짜리|이상|이하))")),
     ("why", re.compile(r"왜|이유|까닭|원인|목적|필요(해|한|하|성)|생겨|생기(나|는지|죠)")),
     ("how", re.compile(r"계산|구하|구해|공식|산출|산정|측정|재는|어떻게\s*(정해|정하|결정|매기|만들)|정해지|결정되|"
                        r"방법|식은|대안|대응|해결")),
@@ -64,7 +79,7 @@ def intent_of(question: str) -> Intent:
     """The intent of `question` (Korean, as typed); "define" when nothing else matches."""
     q = " ".join(question.split())
     for kind, pattern in _CANNOT:
-        if pattern.search(q):
+        if pattern.search(q) and not (kind == "price" and _FIXED_NUMBER.search(q) and not _LIVE.search(q)):
             return Intent("cannot", cannot=kind)
     if is_difference_question(q) and not _RULES[0][1].search(q):  # "금리 차이와 환율의 관계" is a relation
         return Intent("difference")

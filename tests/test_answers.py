@@ -17,7 +17,8 @@ from finterm.rag.intent import intent_of
 
 SET = Path(__file__).resolve().parents[1] / "bench" / "data" / "answers.jsonl"
 EXTRA = ("구축효과", "유동성 함정", "평가절상", "평가절하", "환율", "기준금리", "대출", "금리", "비트코인", "재정정책",
-         "가계부채", "예금", "외환시장", "공매도", "개인투자자", "금리와 주가", "예산안", "WTI")
+         "가계부채", "예금", "외환시장", "공매도", "개인투자자", "금리와 주가", "예산안", "WTI",
+         "상한가", "하한가", "지급준비제도")
 
 
 def rows() -> list[dict]:
@@ -114,6 +115,11 @@ def test_no_answer_in_the_labelled_set_says_anything_not_in_a_cited_definition(r
     # when something happened or is due; a forecast stays cannot-know
     ("석유파동은 언제 일어났어?", "when"), ("예산안은 몇 월까지 통과돼야 해?", "when"),
     ("미국 금리 언제 내릴까?", "cannot"),
+    # a number a rule fixes is in the definitions; a live price or a current statistic is not
+    ("상한가 몇 퍼센트야?", "amount"), ("예금자보호 한도가 얼마야?", "amount"), ("부가가치세 몇 퍼센트야?", "amount"),
+    ("법정 최고금리 몇 %야?", "amount"), ("OPEC 회원국 몇 개야?", "amount"),
+    ("기준금리 몇 퍼센트야?", "cannot"), ("실업률 지금 몇 퍼센트야?", "cannot"), ("삼성전자 주가 얼마야", "cannot"),
+    ("가격제한폭 지금 몇 퍼센트야?", "amount"), ("금리가 오르면 주가가 얼마나 떨어져?", "effect"),
 ])
 def test_intent_rules(question, intent):
     assert intent_of(question).name == intent
@@ -208,6 +214,17 @@ def test_a_when_question_is_answered_with_the_dated_sentence(r):
     # the date sits in the last sentence: a definition's first sentences would not give it
     b = ask(r, "WTI 가격이 마이너스가 된 게 언제야?")
     assert b.intent == "when" and b.citations[0].term == "WTI" and "2020년 4월 20일" in b.text
+
+
+def test_an_amount_question_is_answered_with_the_number_not_a_live_price_notice(r):
+    a = ask(r, "상한가 몇 퍼센트야?")
+    assert a.intent == "amount" and a.citations[0].term == "상한가" and a.notice is None
+    first = a.text.split("\n\n")[0]
+    assert "30%" in first and "실시간" not in a.text
+    b = ask(r, "지급준비율 몇 퍼센트야?")  # the rate sits in the definition's last sentence
+    assert b.intent == "amount" and b.citations[0].term == "지급준비제도" and "요구불예금 7%" in b.text
+    c = ask(r, "기준금리 몇 퍼센트야?")  # a live number: the notice, then what the term means
+    assert c.intent == "cannot" and c.notice and "실시간" in c.text
 
 
 def test_a_how_to_idiom_names_its_term_rather_than_describing_one(r):
