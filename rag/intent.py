@@ -34,9 +34,10 @@ _CANNOT = (
 # "몇 퍼센트야" asks for a live number unless it is about a number a rule fixes: a limit, a tax rate, a
 # threshold, a target ("상한가 몇 퍼센트야?", "예금자보호 한도 얼마야?", "법정 최고금리 몇 %야?"). Those are in
 # the definitions, so they are answered ("amount"); a market price or a statistic with no such word stays a
-# cannot-know question ("기준금리 몇 퍼센트야?", "실업률 몇 퍼센트야?", "오늘 환율 얼마야?").
+# cannot-know question ("기준금리 몇 퍼센트야?", "실업률 몇 퍼센트야?", "오늘 환율 얼마야?"). A rate named with
+# 율 is a rule only when it is one by name (세율, 지급준비율, 보험료율): 전세가율 and 연체율 are statistics.
 _FIXED_NUMBER = re.compile(r"한도|상한|하한|제한\s*폭|가격\s*제한|세율|공제|요건|최고\s*금리|법정|최대|최소|최저|"
-                           r"목표|기준(?!\s*금리)|비율|율(은|이|이야)?\s*(몇|얼마)|수수료율|보호\s*(한도|금액)|"
+                           r"목표|기준(?!\s*금리)|비율|(지급준비|보험료|수수료|분담)율|보호\s*(한도|금액)|"
                            r"\S세(금)?\s*(는|가|은|이)?\s*(몇|얼마)")  # a tax: "부가가치세 몇 퍼센트야?"
 # A price is live even next to such a word ("삼성전자 주가 상한가 얼마야?" needs today's price); "지금" is not
 # ("예금자보호 한도 지금 얼마야?" asks the rule now), nor a market's name ("코스피 상한가 몇 퍼센트야?").

@@ -119,6 +119,7 @@ def test_no_answer_in_the_labelled_set_says_anything_not_in_a_cited_definition(r
     ("상한가 몇 퍼센트야?", "amount"), ("예금자보호 한도가 얼마야?", "amount"), ("부가가치세 몇 퍼센트야?", "amount"),
     ("법정 최고금리 몇 %야?", "amount"), ("OPEC 회원국 몇 개야?", "amount"),
     ("기준금리 몇 퍼센트야?", "cannot"), ("실업률 지금 몇 퍼센트야?", "cannot"), ("삼성전자 주가 얼마야", "cannot"),
+    ("전세가율 몇 퍼센트야?", "cannot"), ("국민연금 보험료율 몇 퍼센트야?", "amount"),
     ("가격제한폭 지금 몇 퍼센트야?", "amount"), ("금리가 오르면 주가가 얼마나 떨어져?", "effect"),
 ])
 def test_intent_rules(question, intent):
