@@ -24,7 +24,6 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -96,10 +95,10 @@ def main() -> None:
         print(f"built the tiny model in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     shape = None
     if args.shape:
+        from real_shape import build_in_child
+
         tmp = tempfile.TemporaryDirectory(prefix="finterm-shape-")  # removed when the process ends
-        extra = ["--layers", "2", "--hidden", "256", "--heads", "4"] if args.shape == "small" else []
-        shape = json.loads(subprocess.run([sys.executable, str(HERE / "real_shape.py"), tmp.name, *extra],
-                                          check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+        shape = build_in_child(Path(tmp.name), args.shape)
         adapter = shape["adapter"]
         print(f"built a random {args.shape} model in {shape['seconds']} s", file=sys.stderr)
     config = GeneratorConfig(do_sample=False, max_new_tokens=args.new_tokens, device=args.device)

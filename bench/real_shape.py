@@ -99,6 +99,21 @@ def build(out: Path, *, layers: int | None = None, hidden: int | None = None, he
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
+SMALL = ("--layers", "2", "--hidden", "256", "--heads", "4")  # `--shape small`: the same path on a CPU
+
+
+def build_in_child(out: Path, shape: str) -> dict:
+    """Build `shape` ("polyglot-ko-5.8b" or "small") into `out` in a child process, so the process that
+    measures starts clean; returns build()'s report."""
+    import subprocess
+    import sys
+
+    extra = list(SMALL) if shape == "small" else []
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), str(out), *extra],
+                          check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)

@@ -102,8 +102,7 @@ def main() -> None:
     if args.shape and not args.examples:
         ap.error("--shape needs --examples FILE (write one with `finterm train --dump FILE --limit 400`)")
     if args.shape:
-        import subprocess
-
+        from real_shape import build_in_child
         from transformers import AutoTokenizer
 
         from finterm.rag.train_data import load
@@ -113,9 +112,7 @@ def main() -> None:
         if args.base_model:
             shape = {"base": args.base_model}
         else:
-            extra = ["--layers", "2", "--hidden", "256", "--heads", "4"] if args.shape == "small" else []
-            shape = json.loads(subprocess.run([sys.executable, str(HERE / "real_shape.py"), str(tmp), *extra],
-                                              check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+            shape = build_in_child(tmp, args.shape)
             report["shape"] = {"name": args.shape,
                                **{k: shape[k] for k in ("parameters", "layers", "hidden", "seconds")}}
         tok = AutoTokenizer.from_pretrained(shape["base"])
