@@ -254,3 +254,4 @@ def test_distillation_keeps_the_anchor_vectors_near_the_original_model():
     assert drift[0.0] > 0.01  # the steps are big enough to move the names
     assert drift[20.0] < 0.5 * drift[0.0]
     assert losses[20.0][-1] < losses[20.0][0]  # the loss (contrastive + pull) still falls
+

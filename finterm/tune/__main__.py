@@ -121,7 +121,8 @@ def parser() -> argparse.ArgumentParser:
                          "--blend 1, e.g. index/data/finterm-econ-3.npz)")
     ap.add_argument("--distill", type=float, default=0.0,
                     help="weight of the pull back toward the original model's vectors on anchor texts (names of "
-                         "the train-split entries as queries, their passages); 0 = none (finterm-econ-3)")
+                         "the train-split entries as queries, their passages); 0 = none (finterm-econ-3). 3 was "
+                         "measured worse for names and abstention (README, sixteenth session): not shipped")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared 2-core host (and part of what makes runs repeat)")
     return ap
