@@ -167,7 +167,8 @@ def anchor_rows(entries: list[Entry], data_dir: Path) -> list[int]:
 def anchor_texts(entries: list[Entry], rows: list[int]) -> list[str]:
     """Names as people type them, for the distillation anchors of the entries in `rows`: the bare term,
     "<term> 뜻", "<term>이 뭐야" and up to two aliases. The tuned model is pulled back toward the
-    original model's vectors for these, so looking a term up by its name keeps working as before."""
+    original model's vectors for these, meant to keep name lookups working; pulling positions on the query
+    side did not (the passages moved away; README, sixteenth session)."""
     out: list[str] = []
     for i in rows:
         e = entries[i]
