@@ -257,3 +257,42 @@ def test_distillation_keeps_the_anchor_vectors_near_the_original_model():
     assert drift[20.0] < 0.5 * drift[0.0]
     assert losses[20.0][-1] < losses[20.0][0]  # the loss (contrastive + pull) still falls
 
+
+
+@pytest.mark.slow
+def test_relation_anchors_keep_each_names_cosines_to_the_passages():
+    """anchor_mode "relations": the same few steps with and without it; with it, the anchor names' cosines
+    to every passage stay much closer to the original model's, and the loss still falls."""
+    pytest.importorskip("torch")
+    import torch
+
+    from finterm.tune.data import Pair
+    from finterm.tune.torch_e5 import encode, load_bert
+    from finterm.tune.train import TrainConfig, train
+
+    rows = [json.loads(line) for line in
+            (Path(__file__).parent / "data" / "mini_glossary.jsonl").open(encoding="utf-8")][:8]
+    passages = [f"{r['term']}: {r['definition'][:200]}" for r in rows]
+    pairs = [Pair(q, i % len(rows), "t") for i, q in enumerate(KOREAN[:8])]
+    anchors = [r["term"] for r in rows] + [f"{r['term']} 뜻" for r in rows]
+    entries = list(range(len(rows))) * 2
+
+    def cosines(model, tok):
+        with torch.no_grad():
+            return encode(model, tok, anchors, "query: ") @ encode(model, tok, passages, "passage: ").T
+
+    shift, losses = {}, {}
+    for w in (0.0, 1.0):
+        model, tok, _ = load_bert(BASE)
+        before = cosines(model, tok)
+        logs: list[str] = []
+        cfg = TrainConfig(epochs=6, batch=4, lr=5e-3, distill=w, anchors=8, warmup=0.0, anchor_mode="relations")
+        train(model, tok, pairs, [(p.entry + 1) % len(rows) for p in pairs], passages, cfg, log=logs.append,
+              anchors=anchors, anchor_passages=list(range(len(rows))), anchor_entries=entries)
+        shift[w] = float((cosines(model, tok) - before).abs().mean())
+        losses[w] = [float(s.split("mean loss ")[1].split()[0]) for s in logs if "mean loss" in s]
+    assert shift[0.0] > 0.01  # the steps are big enough to move the names' cosines
+    assert shift[1.0] < 0.5 * shift[0.0]
+    assert losses[1.0][-1] < losses[1.0][0]
+    with pytest.raises(ValueError, match="anchor_mode"):
+        TrainConfig(anchor_mode="positions")

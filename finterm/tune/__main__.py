@@ -123,6 +123,9 @@ def parser() -> argparse.ArgumentParser:
                     help="weight of the pull back toward the original model's vectors on anchor texts (names of "
                          "the train-split entries as queries, their passages); 0 = none (finterm-econ-3). 3 was "
                          "measured worse for names and abstention (README, sixteenth session): not shipped")
+    ap.add_argument("--anchor-mode", choices=("vectors", "relations"), default="vectors",
+                    help="what --distill keeps: the anchors' vectors (vectors; sixteenth session) or their cosines "
+                         "to the batch's passages and their own, as logits against the original model's (relations)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared 2-core host (and part of what makes runs repeat)")
     return ap
@@ -139,8 +142,8 @@ def main() -> None:
     from finterm.index.load import load_glossary
     from finterm.index.store import PASSAGE_CHARS
     from finterm.tune.data import (
+        anchor_pairs,
         anchor_rows,
-        anchor_texts,
         assert_unseen,
         hard_negatives,
         same_concept,
@@ -183,14 +186,17 @@ def main() -> None:
     else:
         model, tok, _ = load_bert(base)
         config = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads, scale=args.scale,
-                             batch=args.batch, distill=args.distill)
+                             batch=args.batch, distill=args.distill, anchor_mode=args.anchor_mode)
         if args.sides == "both":  # what ships: both sides tuned, in-batch + one hard negative
             qvecs0 = orig.embed_queries([p.q for p in train_pairs])
             negatives = hard_negatives(train_pairs, qvecs0, pvecs0, entries, rng)
             rows = anchor_rows(entries, args.data) if args.distill else []
-            result = train(model, tok, train_pairs, negatives, passages, config,
-                           anchors=anchor_texts(entries, rows), anchor_passages=rows)
+            named = anchor_pairs(entries, rows)
+            result = train(model, tok, train_pairs, negatives, passages, config, anchors=[t for t, _ in named],
+                           anchor_passages=rows, anchor_entries=[i for _, i in named])
         else:
+            if args.distill:
+                print("finterm.tune: --distill applies to --sides both only; ignored with --sides query")
             result = train_queries(model, tok, train_pairs, pvecs0, same_concept(entries), config)
         cfg, seconds, sides, tensors = config.__dict__, result["seconds"], args.sides, result["tensors"]
     tensors = blend(original, tensors, args.blend)

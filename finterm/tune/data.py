@@ -169,10 +169,14 @@ def anchor_texts(entries: list[Entry], rows: list[int]) -> list[str]:
     "<term> 뜻", "<term>이 뭐야" and up to two aliases. The tuned model is pulled back toward the
     original model's vectors for these, meant to keep name lookups working; pulling positions on the query
     side did not (the passages moved away; README, sixteenth session)."""
-    out: list[str] = []
+    return [text for text, _ in anchor_pairs(entries, rows)]
+
+
+def anchor_pairs(entries: list[Entry], rows: list[int]) -> list[tuple[str, int]]:
+    """`anchor_texts` with the row each text names (what `--anchor-mode relations` needs)."""
+    out: list[tuple[str, int]] = []
     for i in rows:
         e = entries[i]
         aliases = [a for a in e.aliases if norm_key(a) != norm_key(e.term)][:2]
-        out += list(dict.fromkeys([e.term, f"{e.term} 뜻", f"{e.term}이 뭐야", *aliases]))
+        out += [(t, i) for t in dict.fromkeys([e.term, f"{e.term} 뜻", f"{e.term}이 뭐야", *aliases])]
     return out
-

