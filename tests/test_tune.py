@@ -260,7 +260,8 @@ def test_distillation_keeps_the_anchor_vectors_near_the_original_model():
 
 
 @pytest.mark.slow
-def test_relation_anchors_keep_each_names_cosines_to_the_passages():
+@pytest.mark.parametrize("mode", ["relations", "rankings"])
+def test_relation_anchors_keep_each_names_cosines_to_the_passages(mode):
     """anchor_mode "relations": the same few steps with and without it; with it, the anchor names' cosines
     to every passage stay much closer to the original model's, and the loss still falls."""
     pytest.importorskip("torch")
@@ -286,7 +287,7 @@ def test_relation_anchors_keep_each_names_cosines_to_the_passages():
         model, tok, _ = load_bert(BASE)
         before = cosines(model, tok)
         logs: list[str] = []
-        cfg = TrainConfig(epochs=6, batch=4, lr=5e-3, distill=w, anchors=8, warmup=0.0, anchor_mode="relations")
+        cfg = TrainConfig(epochs=6, batch=4, lr=5e-3, distill=w, anchors=8, warmup=0.0, anchor_mode=mode)
         train(model, tok, pairs, [(p.entry + 1) % len(rows) for p in pairs], passages, cfg, log=logs.append,
               anchors=anchors, anchor_passages=list(range(len(rows))), anchor_entries=entries)
         shift[w] = float((cosines(model, tok) - before).abs().mean())

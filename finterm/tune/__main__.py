@@ -123,9 +123,11 @@ def parser() -> argparse.ArgumentParser:
                     help="weight of the pull back toward the original model's vectors on anchor texts (names of "
                          "the train-split entries as queries, their passages); 0 = none (finterm-econ-3). 3 was "
                          "measured worse for names and abstention (README, sixteenth session): not shipped")
-    ap.add_argument("--anchor-mode", choices=("vectors", "relations"), default="vectors",
-                    help="what --distill keeps: the anchors' vectors (vectors; sixteenth session) or their cosines "
-                         "to the batch's passages and their own, as logits against the original model's (relations)")
+    ap.add_argument("--anchor-mode", choices=("vectors", "relations", "rankings"), default="vectors",
+                    help="what --distill keeps: the anchors' vectors (vectors; sixteenth session), their cosines "
+                         "to the batch's passages and their own, as logits against the original model's (relations; "
+                         "measured worse: finterm-econ-8, README), or those plus each anchor's softmax over the "
+                         "passages (rankings)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared 2-core host (and part of what makes runs repeat)")
     return ap
