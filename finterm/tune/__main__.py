@@ -126,8 +126,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--anchor-mode", choices=("vectors", "relations", "rankings"), default="vectors",
                     help="what --distill keeps: the anchors' vectors (vectors; sixteenth session), their cosines "
                          "to the batch's passages and their own, as logits against the original model's (relations; "
-                         "measured worse: finterm-econ-8, README), or those plus each anchor's softmax over the "
-                         "passages (rankings)")
+                         "finterm-econ-8), or those plus each anchor's softmax over the passages (rankings; "
+                         "finterm-econ-9); "
+                         "both measured worse for names and abstention (README, seventeenth session)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared 2-core host (and part of what makes runs repeat)")
     return ap
