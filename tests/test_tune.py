@@ -224,6 +224,17 @@ def test_distillation_anchors_are_names_of_training_entries_only():
     assert all(t in names or t.removesuffix(" 뜻").removesuffix("이 뭐야") in names for t in texts)
 
 
+def _anchor_training_set():
+    """Eight mini-glossary entries, their passages, eight Korean questions and two name forms per entry."""
+    from finterm.tune.data import Pair
+
+    rows = [json.loads(line) for line in
+            (Path(__file__).parent / "data" / "mini_glossary.jsonl").open(encoding="utf-8")][:8]
+    passages = [f"{r['term']}: {r['definition'][:200]}" for r in rows]
+    pairs = [Pair(q, i % len(rows), "t") for i, q in enumerate(KOREAN[:8])]
+    return rows, passages, pairs, [r["term"] for r in rows] + [f"{r['term']} 뜻" for r in rows]
+
+
 @pytest.mark.slow
 def test_distillation_keeps_the_anchor_vectors_near_the_original_model():
     """The same few steps with and without `distill`: the anchors (names as queries) move much less
@@ -231,15 +242,10 @@ def test_distillation_keeps_the_anchor_vectors_near_the_original_model():
     pytest.importorskip("torch")
     import torch
 
-    from finterm.tune.data import Pair
     from finterm.tune.torch_e5 import encode, load_bert
     from finterm.tune.train import TrainConfig, train
 
-    rows = [json.loads(line) for line in
-            (Path(__file__).parent / "data" / "mini_glossary.jsonl").open(encoding="utf-8")][:8]
-    passages = [f"{r['term']}: {r['definition'][:200]}" for r in rows]
-    pairs = [Pair(q, i % len(rows), "t") for i, q in enumerate(KOREAN[:8])]
-    anchors = [r["term"] for r in rows] + [f"{r['term']} 뜻" for r in rows]
+    rows, passages, pairs, anchors = _anchor_training_set()
     drift, losses = {}, {}
     for w in (0.0, 20.0):
         model, tok, _ = load_bert(BASE)
@@ -258,7 +264,6 @@ def test_distillation_keeps_the_anchor_vectors_near_the_original_model():
     assert losses[20.0][-1] < losses[20.0][0]  # the loss (contrastive + pull) still falls
 
 
-
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["relations", "rankings"])
 def test_relation_anchors_keep_each_names_cosines_to_the_passages(mode):
@@ -267,15 +272,10 @@ def test_relation_anchors_keep_each_names_cosines_to_the_passages(mode):
     pytest.importorskip("torch")
     import torch
 
-    from finterm.tune.data import Pair
     from finterm.tune.torch_e5 import encode, load_bert
     from finterm.tune.train import TrainConfig, train
 
-    rows = [json.loads(line) for line in
-            (Path(__file__).parent / "data" / "mini_glossary.jsonl").open(encoding="utf-8")][:8]
-    passages = [f"{r['term']}: {r['definition'][:200]}" for r in rows]
-    pairs = [Pair(q, i % len(rows), "t") for i, q in enumerate(KOREAN[:8])]
-    anchors = [r["term"] for r in rows] + [f"{r['term']} 뜻" for r in rows]
+    rows, passages, pairs, anchors = _anchor_training_set()
     entries = list(range(len(rows))) * 2
 
     def cosines(model, tok):
