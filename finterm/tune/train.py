@@ -147,7 +147,6 @@ def train(model, tok, pairs: list[Pair], negatives: list[int], passages: list[st
             named: dict[int, list[int]] = {}
             for k, row in enumerate(anchor_entries):
                 named.setdefault(row, []).append(k)
-        model.train()
     calls = [0]
 
     def take(order: list[int], k: int) -> list[int]:
