@@ -68,6 +68,14 @@ def test_definitions_are_plain_text_of_sane_length(rows):
             assert not markup.search(r[field]), (r["term"], field)
 
 
+def test_definitions_have_clean_sentence_ends(rows):
+    """No stray punctuation where two sentences meet ("높다., 수출에서는", "예외).. 소각"): the answer
+    composer splits definitions into sentences and shows them verbatim."""
+    stray = re.compile(r"\.,|,\.|(?<!\.)\.\.(?!\.)|\s[.,](?!\d)")
+    bad = [(r["term"], m.group()) for r in rows if (m := stray.search(r["definition"]))]
+    assert bad == []
+
+
 def test_covers_the_dev_questions_terms(rows):
     """Every in-domain dev question names at least one expected term that the glossary has."""
     from pathlib import Path
